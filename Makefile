@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make book` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SHELL  := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# this machine's pip config names local index folders that may be absent: drop that noise only
+QUIET  := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: book test exercises solutions verify serve lint clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip $(QUIET)
+	$(BIN)/pip install --quiet -r requirements.txt $(QUIET)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . $(QUIET)
+	touch $(STAMP)
+
+book: $(STAMP)                  ## build the HTML book into _build/html
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: $(STAMP)                  ## the whole test suite (book build and grading pipeline included)
+	$(BIN)/ruff check cnncourse tests
+	$(BIN)/python -m pytest
+
+exercises: $(STAMP)             ## student versions of every problem set into exercises/release
+	$(BIN)/cnncourse release
+
+solutions: $(STAMP)             ## executed solution notebooks into exercises/solutions
+	$(BIN)/cnncourse solutions
+
+verify: $(STAMP)                ## source full marks, release zero, every mutant loses points
+	$(BIN)/cnncourse verify
+
+serve: book                     ## open the built book on http://localhost:8000
+	$(BIN)/python -m http.server --directory _build/html 8000
+
+lint: $(STAMP)
+	$(BIN)/ruff check cnncourse tests
+
+clean:
+	rm -rf _build exercises/release exercises/autograded exercises/feedback exercises/solutions exercises/gradebook.db
