@@ -10,13 +10,18 @@ from cnncourse.analysis.arithmetic import (
     linear_params,
     receptive_field,
 )
+from cnncourse.analysis.layers import LayerRow, LayerTable, count_parameters, layer_table
 
 __all__ = [
+    "LayerRow",
+    "LayerTable",
     "ReceptiveField",
     "conv_macs",
     "conv_output_size",
     "conv_params",
+    "count_parameters",
     "depthwise_separable_macs",
+    "layer_table",
     "linear_macs",
     "linear_params",
     "receptive_field",
