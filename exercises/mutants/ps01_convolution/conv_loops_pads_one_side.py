@@ -1,0 +1,22 @@
+# mutant: padding on the left and top only
+# replaces: conv_loops_solution
+# loses: conv_loops_test, conv_loops_test_hidden
+# message: expected output shape (2, 4, 4, 4), got (2, 4, 3, 3). Hint: pad both sides of H and W
+def conv2d_loops(x, weight, bias=None, stride=1, padding=0):
+    """Cross-correlation of ``x`` (N, C_in, H, W) with ``weight`` (C_out, C_in, kh, kw),
+    plus ``bias`` (C_out,) if given, computed with loops. Returns (N, C_out, H_out, W_out).
+    """
+    n = x.shape[0]
+    c_out, _, kh, kw = weight.shape
+    x = F.pad(x, (padding, 0, padding, 0))
+    out_h = (x.shape[2] - kh) // stride + 1
+    out_w = (x.shape[3] - kw) // stride + 1
+    out = x.new_zeros(n, c_out, out_h, out_w)
+    for i in range(out_h):
+        for j in range(out_w):
+            patch = x[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            for o in range(c_out):
+                out[:, o, i, j] = (patch * weight[o]).sum(dim=(1, 2, 3))
+    if bias is not None:
+        out += bias.view(1, -1, 1, 1)
+    return out
