@@ -1,0 +1,176 @@
+"""The instructor command ``cnncourse`` (also ``python -m cnncourse``).
+
+``release``, ``solutions``, ``grade`` and ``verify`` drive nbgrader on the course folder;
+the work is done in :mod:`cnncourse.grading`. Wrong use gets one line on stderr and exit
+code 2; a failure that stops a command (say, a reference solution that raises) exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cnncourse.grading.course import (
+    DEFAULT_COURSE,
+    GradingError,
+    UsageError,
+    display,
+    find_course,
+)
+
+DESCRIPTION = """\
+Release, grade and check the cnncourse problem sets (nbgrader 0.9).
+
+The course folder holds nbgrader_config.py, source/<assignment>/<assignment>.ipynb and
+mutants/<assignment>/*.py; nbgrader adds release/, submitted/, autograded/, feedback/ and
+gradebook.db, and cnncourse adds solutions/ and reports/.
+
+A term, start to finish:
+  cnncourse verify                  # source full marks, release zero, mutants lose points
+  cnncourse release ps01_convolution
+  ...students hand in; put each notebook at submitted/<student>/<assignment>/...
+  cnncourse grade ps01_convolution --workers 2
+  cnncourse solutions ps01_convolution
+"""
+
+COURSE_HELP = ("the nbgrader course folder (default: ./exercises; if there is none, the "
+               "repository's exercises/ next to the installed cnncourse package)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but wrong use is one line: what was wrong, and where help is."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: {message} (see: {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="cnncourse", description=DESCRIPTION,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course", metavar="DIR", default=None, help=COURSE_HELP)
+    course_option = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: given after the verb it counts, given before it is not overwritten
+    course_option.add_argument("--course", metavar="DIR", default=argparse.SUPPRESS,
+                               help=COURSE_HELP)
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=_OneLineParser)
+
+    release = verbs.add_parser(
+        "release", parents=[course_option], help="student versions into release/",
+        description="Generate the student versions (nbgrader generate_assignment) into "
+        "release/<assignment>/: solutions become stubs, hidden tests are removed, test cells "
+        "are locked, and the assignment is recorded in gradebook.db. Run it again after "
+        "editing a source notebook, before students get it.")
+    release.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                         help="assignments in source/ (default: all)")
+
+    solutions = verbs.add_parser(
+        "solutions", parents=[course_option], help="executed solution notebooks",
+        description="Write executed solution notebooks to solutions/<assignment>/: the "
+        "reference answers without nbgrader's fences, hidden tests removed (students get "
+        "these, and problem sets are reused), visible tests run so the outputs show them "
+        "passing. Run it again whenever the reference code changes.")
+    solutions.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                           help="assignments in source/ (default: all)")
+
+    grade = verbs.add_parser(
+        "grade", parents=[course_option], help="autograde every submission, write feedback",
+        description="Autograde submitted/<student>/<assignment>/ for every student "
+        "(nbgrader autograde, each in its own process and sandbox; new students are added "
+        "to the gradebook), write feedback/<student>/<assignment>/*.html, print a score "
+        "table, and write reports/<assignment>/grades.csv, grades_by_part.csv, parts.png "
+        "and logs/. A submission that crashes, hangs or is not a notebook scores 0 with "
+        "the reason in grades.csv; it never stops the others.")
+    grade.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment to grade")
+
+    verify = verbs.add_parser(
+        "verify", parents=[course_option], help="check that the tests grade as intended",
+        description="In a temporary copy of the course, release each assignment and grade "
+        "(1) the release answered with the reference solutions: full marks, (2) the "
+        "unedited release: zero, (3) every mutant in mutants/<assignment>/: zero on exactly "
+        "its '# loses:' test cells, with its '# message:'. Exit code 1 if any line fails.")
+    verify.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                        help="assignments in source/ (default: all)")
+
+    for sub in (grade, verify):
+        sub.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                         help="submissions graded at the same time (default: 1; 2 suits a "
+                         "2-core laptop)")
+        sub.add_argument("--timeout", type=_positive_int, default=None, metavar="SECONDS",
+                         help="time limit per notebook cell (default: Execute.timeout in "
+                         "nbgrader_config.py)")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out one parsed command; exceptions are turned into messages by :func:`main`."""
+    from cnncourse.grading.course import resolve_assignments
+
+    course = find_course(args.course)
+    if args.course is None and not DEFAULT_COURSE.is_dir():  # say so when it is not ./
+        print(f"course: {course.root} (there is no ./exercises here; --course DIR picks "
+              "another)")
+    if args.verb == "release":
+        from cnncourse.grading.release import release
+
+        names = resolve_assignments(course, args.assignments, "release")
+        release(course, names)
+        print(f"Next: hand out {display(course.release_dir)}/<assignment>/, collect into "
+              f"{display(course.submitted_dir)}/<student>/<assignment>/, then run: "
+              f"cnncourse grade {names[0]}")
+    elif args.verb == "solutions":
+        from cnncourse.grading.solutions import build_solutions
+
+        build_solutions(course, resolve_assignments(course, args.assignments, "solutions"))
+    elif args.verb == "grade":
+        from cnncourse.grading.grade import grade_assignment, summary
+
+        assignment = resolve_assignments(course, [args.assignment], "grade")[0]
+        graded = grade_assignment(course, assignment, workers=args.workers,
+                                  cell_timeout=args.timeout)
+        print(summary(graded, course, args.timeout))
+    elif args.verb == "verify":
+        from cnncourse.grading.verify import verify
+
+        names = resolve_assignments(course, args.assignments, "verify")
+        if not verify(course, names, workers=args.workers, cell_timeout=args.timeout):
+            print("verify: FAILED (see the FAIL lines above)")
+            return 1
+        print(f"verify: all passed ({', '.join(names)})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, or wrong use already reported in one line
+        return stop.code if isinstance(stop.code, int) else 2
+    if args.verb is None:
+        print("cnncourse: choose a command: release, solutions, grade or verify "
+              "(see: cnncourse --help)", file=sys.stderr)
+        return 2
+    try:
+        return run(args)
+    except UsageError as error:
+        print(f"cnncourse: {error}", file=sys.stderr)
+        return 2
+    except GradingError as error:
+        print(f"cnncourse: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cnncourse: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,153 @@
+"""Grade a whole class: every ``submitted/<student>/<assignment>/``, in parallel if asked.
+
+Each submission is graded by :func:`~cnncourse.grading.autograde.autograde_submission` in
+its own sandbox and process, started from a snapshot of the gradebook; this process alone
+writes the results into the course (gradebook, ``autograded/``, ``feedback/``, logs) as
+they arrive. A submission's grade therefore does not depend on the others or on
+``--workers``, and one that crashes, hangs or is not a notebook cannot stop the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from cnncourse.grading.autograde import (
+    SubmissionJob,
+    SubmissionResult,
+    autograde_submission,
+    stop_workers,
+)
+from cnncourse.grading.cells import test_cells
+from cnncourse.grading.course import Course, UsageError, display
+from cnncourse.grading.gradebook import read_scores, record_result, snapshot
+from cnncourse.grading.report import ClassReport, build_report, format_table, write_reports
+
+
+@dataclass
+class GradeRun:
+    assignment: str
+    results: dict[str, SubmissionResult]
+    scores: dict[str, dict[str, tuple[float, float]]]  # student -> grade id -> (score, max)
+    report: ClassReport
+    files: list[Path]
+
+
+def test_ids_and_max(course: Course, assignment: str) -> tuple[list[str], float]:
+    """The test cells' grade ids in notebook order, and the assignment's total points."""
+    ids, total = [], 0.0
+    for path in course.source_notebooks(assignment):
+        for cell in test_cells(nbformat.read(path, as_version=4)):
+            ids.append(cell.metadata["nbgrader"]["grade_id"])
+            total += float(cell.metadata["nbgrader"].get("points", 0))
+    return ids, total
+
+
+def check_gradable(course: Course, assignment: str) -> list[str]:
+    """The students to grade; :class:`UsageError` if the assignment cannot be graded yet."""
+    if not course.released(assignment):
+        raise UsageError(
+            f"'{assignment}' is not in the gradebook {display(course.gradebook_path)} yet: "
+            f"release it first with: cnncourse release {assignment}"
+        )
+    students = course.submissions(assignment)
+    if not students:
+        raise UsageError(
+            f"no submissions for '{assignment}': expected "
+            f"{display(course.submitted_dir)}/<student>/{assignment}/{assignment}.ipynb"
+        )
+    return students
+
+
+def publish(course: Course, assignment: str, result: SubmissionResult, logs: Path) -> None:
+    """Move one result's autograded notebook, feedback and log into the course."""
+    for folder, attribute in ((course.autograded_dir, "autograded_dir"),
+                              (course.feedback_dir, "feedback_dir")):
+        destination = folder / result.student / assignment
+        if destination.exists():  # a stale one from an earlier run would mislead
+            shutil.rmtree(destination)
+        produced = getattr(result, attribute)
+        if produced is not None:
+            shutil.copytree(produced, destination)
+            setattr(result, attribute, destination)
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / f"{result.student}.log").write_text(result.log, encoding="utf-8")
+
+
+def grade_assignment(course: Course, assignment: str, workers: int = 1,
+                     cell_timeout: int | None = None, echo: Callable[[str], None] = print,
+                     feedback: bool = True) -> GradeRun:
+    """Autograde every submission, write feedback and reports; never stops at a bad one."""
+    students = check_gradable(course, assignment)
+    timeout = cell_timeout or course.settings.cell_timeout
+    test_ids, max_score = test_ids_and_max(course, assignment)
+    logs = course.reports_dir / assignment / "logs"
+    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    echo(f"Grading {assignment}: {len(students)} submission(s) in "
+         f"{display(course.submitted_dir)}, {workers} worker(s), {timeout} s per cell")
+    results: dict[str, SubmissionResult] = {}
+    width = max(len(s) for s in students)
+    with tempfile.TemporaryDirectory(prefix="cnncourse-grade-") as tmp:
+        template = snapshot(course, Path(tmp) / "gradebook.db")
+        jobs = [SubmissionJob(course, assignment, student, template, Path(tmp) / f"s{i:04d}",
+                              timeout, threads, feedback) for i, student in enumerate(students)]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(autograde_submission, job) for job in jobs]
+            try:
+                for done, future in enumerate(as_completed(futures), start=1):
+                    result = future.result()
+                    publish(course, assignment, result, logs)
+                    record_result(course, assignment, result)  # the gradebook's only writer
+                    results[result.student] = result
+                    echo(f"[{done}/{len(jobs)}] {result.student.ljust(width)}  "
+                         f"{result.auto_score:g}/{max_score:g}  {result.seconds:5.1f} s"
+                         + (f"  {result.reason}" if result.reason else ""))
+            except KeyboardInterrupt:
+                for future in futures:
+                    future.cancel()
+                stop_workers()
+                raise
+    scores = read_scores(course, assignment, students)
+    report = build_report(assignment, test_ids, scores,
+                          {s: results[s].reason for s in students})
+    files = write_reports(report, course.reports_dir / assignment)
+    return GradeRun(assignment, results, scores, report, files)
+
+
+HINTS = (  # (a phrase in some reason, what the instructor can do about it)
+    ("timed out", "Timed out: if the code is right but slow, grade again with a larger "
+                  "--timeout (it was {timeout} s per cell)."),
+    ("not valid", "Unreadable notebook: ask the student to download it again from Jupyter "
+                  "and resubmit, then grade again."),
+    ("rename it", "Misnamed notebook: rename it as shown and grade again."),
+    ("kernel", "Crashed or stuck kernel: the student's log is in {logs}/."),
+    ("restored from the release", "Edited or deleted test cells were put back before "
+                                  "grading: those scores count the original tests."),
+)
+
+
+def summary(run: GradeRun, course: Course, cell_timeout: int | None = None) -> str:
+    """The score table, what to do about unusual submissions, and where everything went."""
+    folder = course.reports_dir / run.assignment
+    logs = display(folder / "logs")
+    reasons = " ".join(row.reason for row in run.report.rows)
+    timeout = cell_timeout or course.settings.cell_timeout
+    hints = [hint.format(timeout=timeout, logs=logs) for phrase, hint in HINTS
+             if phrase in reasons]
+    return "\n".join([
+        "",
+        format_table(run.report),
+        *([""] + hints if hints else []),
+        "",
+        f"grades:   {display(folder / 'grades.csv')}  (per part: grades_by_part.csv, "
+        "plot: parts.png)",
+        f"feedback: {display(course.feedback_dir)}/<student>/{run.assignment}/*.html",
+        f"logs:     {logs}/<student>.log",
+    ])

@@ -1,0 +1,417 @@
+"""The grading pipeline: helpers (fast) and real nbgrader runs end to end (``slow``).
+
+The end-to-end tests grade one small class per assignment, once (module-scoped fixtures),
+and check every promise of ``cnncourse grade`` on it: exact scores, a reason for every
+broken submission, feedback that shows points and messages but never hidden tests,
+identical grades with 1 or 2 workers, and ``cnncourse verify`` passing.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import html
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_output
+
+from cnncourse.cli import main
+from cnncourse.grading.autograde import (
+    explain_failure,
+    inspect_submission,
+    locked_cell_changes,
+    timed_out_cells,
+)
+from cnncourse.grading.cells import cells_by_grade_id, grade_id, part_of, parts_in_order
+from cnncourse.grading.course import Course
+from cnncourse.grading.feedback import HideHiddenTests
+from cnncourse.grading.mutants import apply_mutant, load_mutants
+from cnncourse.grading.report import build_report, format_table, write_reports
+from cnncourse.grading.solutions import plain, solution_notebook
+from cnncourse.grading.verify import answered_release
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = REPO / "tests" / "fixtures" / "course"
+TOY_SOURCE = FIXTURE / "source" / "toy" / "toy.ipynb"
+
+
+def read_nb(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def replace_cell(nb: nbformat.NotebookNode, gid: str, source: str) -> nbformat.NotebookNode:
+    nb = copy.deepcopy(nb)
+    cells_by_grade_id(nb)[gid][1].source = source
+    return nb
+
+
+def drop_cell(nb: nbformat.NotebookNode, gid: str) -> nbformat.NotebookNode:
+    nb = copy.deepcopy(nb)
+    nb.cells = [cell for cell in nb.cells if grade_id(cell) != gid]
+    return nb
+
+
+def html_text(path: Path) -> str:
+    """What a reader of the HTML sees: tags, styles and scripts removed."""
+    page = path.read_text(encoding="utf-8")
+    page = re.sub(r"<(style|script)\b.*?</\1>", "", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+# ---- helpers, no kernel ------------------------------------------------------------------------
+
+def test_parts_come_from_test_cell_ids():
+    assert part_of("conv_test") == "conv"
+    assert part_of("conv_test_hidden") == "conv"
+    assert part_of("maxpool_backward_test_2") == "maxpool_backward"
+    assert part_of("setup") == "setup"
+    assert parts_in_order(["b_test", "a_test", "b_test_hidden"]) == ["b", "a"]
+
+
+def released_toy() -> nbformat.NotebookNode:
+    """The toy release as nbgrader would make it, enough for cell comparisons."""
+    nb = read_nb(TOY_SOURCE)
+    for cell in nb.cells:
+        if grade_id(cell) in ("add_test_hidden", "norm_test_hidden"):
+            cell.source = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n", "",
+                                 cell.source, flags=re.S)
+    return nb
+
+
+def test_locked_cell_changes_name_the_cells():
+    release = released_toy()
+    assert locked_cell_changes(release, release) == []
+    tampered = drop_cell(replace_cell(release, "norm_test", "pass"), "add_test")
+    tampered = drop_cell(drop_cell(tampered, "setup"), "norm_solution")
+    reasons = locked_cell_changes(release, tampered)
+    assert reasons == [
+        "test cell deleted: restored from the release (add_test)",
+        "locked cell edited: restored from the release (norm_test)",
+        "locked cell deleted: setup (not restored; the cells after it may fail)",
+        "solution cell deleted: norm_solution",
+    ]
+
+
+def test_inspection_catches_unreadable_and_missing_notebooks(tmp_path):
+    course = Course(tmp_path)
+    (tmp_path / "source" / "toy").mkdir(parents=True)
+    shutil.copy(TOY_SOURCE, tmp_path / "source" / "toy")
+    folder = tmp_path / "submitted"
+    for student, name, text in [("json", "toy.ipynb", '{"cells": ['),
+                                ("schema", "toy.ipynb", '{"cells": 3}'),
+                                ("renamed", "toy-Copy1.ipynb", TOY_SOURCE.read_text())]:
+        (folder / student / "toy").mkdir(parents=True)
+        (folder / student / "toy" / name).write_text(text)
+    (folder / "empty" / "toy").mkdir(parents=True)
+
+    json_bad = inspect_submission(course, "toy", "json")
+    assert not json_bad.can_grade and json_bad.notebook_found
+    assert json_bad.reasons[0].startswith("toy.ipynb is not valid JSON")
+    schema_bad = inspect_submission(course, "toy", "schema")
+    assert "not a valid Jupyter notebook" in schema_bad.reasons[0]
+    renamed = inspect_submission(course, "toy", "renamed")
+    assert not renamed.notebook_found
+    assert renamed.reasons == ["no notebook submitted (found toy-Copy1.ipynb; rename it to "
+                               "toy.ipynb and grade again)"]
+    assert inspect_submission(course, "toy", "empty").reasons == ["no notebook submitted"]
+
+
+def test_timeouts_and_dead_kernels_are_explained():
+    nb = read_nb(TOY_SOURCE)
+    for gid in ("add_solution", "add_test"):
+        cells_by_grade_id(nb)[gid][1].outputs = [
+            new_output("error", ename="CellTimeoutError", evalue="", traceback=[])]
+    assert timed_out_cells(nb) == ["4 (add_solution)", "6 (add_test)"]
+    assert explain_failure("...\nnbclient.exceptions.DeadKernelError: Kernel died\n"
+                           ).startswith("kernel died")
+    log = ("[AutogradeApp | ERROR] Notebook failed to validate\n"
+           "[AutogradeApp | ERROR] There was an error processing assignment 'toy' for student 'x'")
+    assert explain_failure(log) == "nbgrader could not grade it: Notebook failed to validate"
+
+
+def test_feedback_hides_hidden_tests_and_keeps_what_helps():
+    cell = new_code_cell(
+        "check(f)\n### BEGIN HIDDEN TESTS\ncheck(f, secret_case=7)\n### END HIDDEN TESTS",
+        execution_count=5,
+        metadata={"nbgrader": {"grade": True, "solution": False, "locked": True,
+                               "grade_id": "f_test", "points": 1, "schema_version": 3}})
+    header = ["\x1b[31m-----\x1b[39m", "\x1b[31mAssertionError\x1b[39m   Traceback (most "
+              "recent call last)"]
+    own = ("\x1b[36mCell\x1b[39m \x1b[32mIn[5]\x1b[39m\x1b[32m, line 3\x1b[39m\n"
+           "----> 3 check(f, secret_case=7)")
+    checker = "File /x/cnncourse/checks/ps01.py:80, in fail(call)\n---> 80 raise AssertionError"
+    student = "\x1b[36mCell\x1b[39m \x1b[32mIn[2]\x1b[39m, line 1, in f(x)\n----> 1 return x - 1"
+    message = "\x1b[31mAssertionError\x1b[39m: expected 3, got 2"
+    cell.outputs = [
+        new_output("error", ename="AssertionError", evalue="expected 3, got 2",
+                   traceback=[*header, own, student, checker, message]),
+        new_output("error", ename="AssertionError", evalue="expected 3, got 2",
+                   traceback=[*header, own, checker, message])]
+    hidden, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
+    assert "secret_case" not in hidden.source and "check(f)" in hidden.source
+    # the student's own frame helps them debug; the test cell's and the checker's do not
+    assert hidden.outputs[0].traceback == [*header, student, message]
+    assert hidden.outputs[1].traceback == [message]
+
+
+def test_solution_notebook_keeps_answers_only():
+    nb = plain(solution_notebook(read_nb(TOY_SOURCE)))
+    text = "\n".join(cell.source for cell in nb.cells)
+    assert "return a + b" in text and "math.sqrt" in text
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    assert "HIDDEN TESTS" not in text and "(-7, 7)" not in text
+    assert 'print("add: hidden cases passed")' in text  # visible lines of the test stay
+    assert not any("nbgrader" in cell.metadata for cell in nb.cells)
+
+
+def test_answered_release_is_the_release_with_reference_answers():
+    release = released_toy()
+    for gid in ("add_solution", "norm_solution"):
+        cells_by_grade_id(release)[gid][1].source = "raise NotImplementedError()"
+    answered = answered_release(read_nb(TOY_SOURCE), release)
+    assert cells_by_grade_id(answered)["add_solution"][1].source == (
+        "def add(a, b):\n    return a + b")
+    assert cells_by_grade_id(answered)["add_test_hidden"][1].source == (
+        cells_by_grade_id(release)["add_test_hidden"][1].source)
+
+
+def test_report_sums_parts_and_writes_files(tmp_path):
+    scores = {"ann": {"a_test": (1, 1), "a_test_hidden": (2, 2), "b_test": (0, 3)},
+              "bob": {"a_test": (1, 1), "a_test_hidden": (0, 2), "b_test": (3, 3)}}
+    report = build_report("psX", ["a_test", "a_test_hidden", "b_test"], scores,
+                          {"ann": "", "bob": "timed out after 3 s in cell 4"})
+    assert report.parts == ["a", "b"] and report.part_max == {"a": 3, "b": 3}
+    assert [(r.student, r.score, r.parts) for r in report.rows] == [
+        ("ann", 3, {"a": 3, "b": 0}), ("bob", 4, {"a": 1, "b": 3})]
+    table = format_table(report)
+    assert "ann      3/6    3/3  0/3" in table
+    assert table.splitlines()[-1].startswith("mean     3.5/6")
+    grades, by_part, plot = write_reports(report, tmp_path)
+    assert read_csv(grades)[1] == {"student": "bob", "assignment": "psX", "score": "4",
+                                   "max_score": "6", "reason": "timed out after 3 s in cell 4"}
+    assert read_csv(by_part)[0] == {"student": "(max)", "a": "3", "b": "3"}
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+# ---- end to end: real nbgrader on ps01 (the class) and on the toy assignment -------------------
+
+PS01 = "ps01_convolution"
+EXERCISES = REPO / "exercises"
+CLASS = ["blank", "broken_json", "deleted_test", "full", "loop", "partial", "renamed"]
+
+
+def make_course(tmp_path: Path, source_course: Path, assignments: list[str]) -> Path:
+    """A scratch course: the real nbgrader_config.py, the assignments and their mutants."""
+    root = tmp_path / "course"
+    root.mkdir()
+    shutil.copy(EXERCISES / "nbgrader_config.py", root)
+    for assignment in assignments:
+        shutil.copytree(source_course / "source" / assignment, root / "source" / assignment)
+        mutants = source_course / "mutants" / assignment
+        if mutants.is_dir():
+            shutil.copytree(mutants, root / "mutants" / assignment)
+    return root
+
+
+def submit(root: Path, assignment: str, student: str, nb=None, text: str | None = None,
+           name: str | None = None) -> None:
+    folder = root / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name or assignment}.ipynb"
+    if nb is not None:
+        nbformat.write(nb, path)
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+def answered(root: Path, assignment: str) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
+    """(the release answered with the reference solutions, the unedited release)."""
+    source = read_nb(root / "source" / assignment / f"{assignment}.ipynb")
+    release = read_nb(root / "release" / assignment / f"{assignment}.ipynb")
+    return answered_release(source, release), release
+
+
+def mutant(root: Path, assignment: str, name: str):
+    return {m.name: m for m in load_mutants(root, assignment)}[name]
+
+
+@pytest.fixture(scope="module")
+def ps01_class(tmp_path_factory):
+    """ps01 released to a class of seven, graded once with two workers."""
+    root = make_course(tmp_path_factory.mktemp("ps01"), EXERCISES, [PS01])
+    assert main(["release", PS01, "--course", str(root)]) == 0
+    full, release = answered(root, PS01)
+    submit(root, PS01, "full", full)
+    submit(root, PS01, "partial", apply_mutant(full, mutant(root, PS01, "output_size_off_by_one")))
+    submit(root, PS01, "blank", release)
+    submit(root, PS01, "broken_json", text='{"cells": [ {"cell_type": "code",')
+    submit(root, PS01, "deleted_test", drop_cell(full, "conv_loops_test"))
+    submit(root, PS01, "loop", replace_cell(full, "receptive_field_solution",
+                                            "while True:\n    pass"))
+    submit(root, PS01, "renamed", full, name=f"{PS01} (1)")
+    # 10 s per cell: enough for `import torch` on a busy laptop, short for the endless loop
+    assert main(["grade", PS01, "--course", str(root), "--workers", "2", "--timeout", "10"]) == 0
+    return root
+
+
+@pytest.mark.slow
+def test_ps01_scores_and_reasons(ps01_class):
+    rows = {r["student"]: r for r in read_csv(ps01_class / "reports" / PS01 / "grades.csv")}
+    assert sorted(rows) == CLASS
+    assert {(r["assignment"], r["max_score"]) for r in rows.values()} == {(PS01, "20")}
+    score = {s: float(r["score"]) for s, r in rows.items()}
+    # off_by_one loses part 1 (2 points); the endless loop loses part 7 (3 points)
+    assert score == {"full": 20, "partial": 18, "blank": 0, "broken_json": 0,
+                     "deleted_test": 20, "loop": 17, "renamed": 0}
+    reason = {s: r["reason"] for s, r in rows.items()}
+    assert reason["full"] == reason["partial"] == reason["blank"] == ""
+    assert reason["broken_json"].startswith(f"{PS01}.ipynb is not valid JSON")
+    assert reason["deleted_test"] == ("test cell deleted: restored from the release "
+                                      "(conv_loops_test)")
+    assert re.fullmatch(r"timed out after 10 s in cell \d+ \(receptive_field_solution\)",
+                        reason["loop"])
+    assert reason["renamed"] == (f"no notebook submitted (found {PS01} (1).ipynb; rename it "
+                                 f"to {PS01}.ipynb and grade again)")
+
+
+@pytest.mark.slow
+def test_ps01_parts_plot_and_gradebook_agree(ps01_class):
+    reports = ps01_class / "reports" / PS01
+    by_part = {r["student"]: r for r in read_csv(reports / "grades_by_part.csv")}
+    assert list(by_part["(max)"].values())[1:] == ["2", "4", "3", "3", "2", "3", "3"]
+    assert by_part["partial"]["output_size"] == "0" and by_part["partial"]["conv_loops"] == "4"
+    assert by_part["loop"]["receptive_field"] == "0" and by_part["loop"]["output_size"] == "2"
+    assert (reports / "parts.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.stem for p in (reports / "logs").iterdir()) == CLASS
+    from nbgrader.api import Gradebook
+
+    with Gradebook(Course(ps01_class).db_url, "cnncourse") as gradebook:
+        stored = {s.student.id: s.score for s in gradebook.assignment_submissions(PS01)}
+    assert stored == {r["student"]: float(r["score"]) for r in read_csv(reports / "grades.csv")}
+
+
+@pytest.mark.slow
+def test_ps01_feedback_shows_points_and_messages_not_hidden_tests(ps01_class):
+    feedback = ps01_class / "feedback"
+    assert sorted(p.name for p in feedback.iterdir()) == [
+        "blank", "deleted_test", "full", "loop", "partial"]
+    partial = html_text(feedback / "partial" / PS01 / f"{PS01}.html")
+    assert f"{PS01} (Score: 18.0 / 20.0)" in partial
+    assert "Grade cell: output_size_test" in partial and "Score: 0.0 / 1.0" in partial
+    assert "expected 30, got 29" in partial  # the checker's message reaches the student
+    assert "check_conv_output_size(conv_output_size)" in partial  # visible tests are shown
+    for page in feedback.glob(f"*/{PS01}/{PS01}.html"):
+        text = html_text(page)
+        assert "HIDDEN TESTS" not in text and "hidden=True" not in text  # hidden ones never
+    loop = html_text(feedback / "loop" / PS01 / f"{PS01}.html")
+    assert "this cell ran for more than 10 s and was stopped" in loop
+
+
+@pytest.mark.slow
+def test_ps01_verify_passes(tmp_path, capsys):
+    root = make_course(tmp_path, EXERCISES, [PS01])
+    assert main(["verify", PS01, "--course", str(root), "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"PASS\s+source\s+2\s+4\s+3\s+3\s+2\s+3\s+3\s+20\s+full marks", out)
+    assert re.search(r"PASS\s+release(\s+0){8}\s", out)
+    for each in load_mutants(EXERCISES, PS01):
+        assert re.search(rf"PASS\s+{each.name}\s", out), each.name
+    assert "FAIL" not in out
+
+
+@pytest.mark.slow
+def test_ps01_solutions_run(tmp_path):
+    root = make_course(tmp_path, EXERCISES, [PS01])
+    assert main(["solutions", "--course", str(root)]) == 0
+    text = nbformat.writes(read_nb(root / "solutions" / PS01 / f"{PS01}.ipynb"))
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+    assert '"output_type": "error"' not in text
+
+
+@pytest.mark.slow
+def test_grades_do_not_depend_on_workers(tmp_path):
+    root = make_course(tmp_path, FIXTURE, ["toy"])
+    assert main(["release", "toy", "--course", str(root)]) == 0
+    full, release = answered(root, "toy")
+    submit(root, "toy", "full", full)
+    submit(root, "toy", "partial", apply_mutant(full, mutant(root, "toy", "norm_no_sqrt")))
+    submit(root, "toy", "blank", release)
+    outputs = []
+    for workers in ("1", "2"):
+        assert main(["grade", "toy", "--course", str(root), "--workers", workers]) == 0
+        outputs.append([(root / "reports" / "toy" / name).read_text()
+                        for name in ("grades.csv", "grades_by_part.csv")])
+    assert outputs[0] == outputs[1]
+    assert "partial,toy,2,5," in outputs[0][0]  # and they are the right grades
+
+
+@pytest.mark.slow
+def test_verify_fails_for_a_mutant_that_is_not_caught_as_declared(tmp_path, capsys):
+    root = make_course(tmp_path, FIXTURE, ["toy"])
+    # claims too little (the hidden test fails as well), and a message that never appears
+    (root / "mutants" / "toy" / "norm_no_sqrt.py").write_text(
+        "# mutant: squared length\n# replaces: norm_solution\n# loses: norm_test\n"
+        "# message: expected 5.0, got 25\ndef norm(v):\n    return sum(x * x for x in v)\n")
+    (root / "mutants" / "toy" / "add_minus.py").write_text(
+        "# mutant: minus\n# replaces: add_solution\n# loses: add_test, add_test_hidden\n"
+        "# message: something else\ndef add(a, b):\n    return a - b\n")
+    (root / "mutants" / "toy" / "harmless.py").write_text(
+        "# mutant: right after all\n# replaces: add_solution\n# loses: add_test\n"
+        "# message: m\ndef add(a, b):\n    return b + a\n")
+    (root / "mutants" / "toy" / "headless.py").write_text("def add(a, b):\n    return 0\n")
+    (root / "mutants" / "toy" / "misplaced.py").write_text(
+        "# mutant: aims at a test cell\n# replaces: add_test\n# loses: add_test\n"
+        "# message: m\nx = 1\n")
+    assert main(["verify", "toy", "--course", str(root), "--workers", "2"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"FAIL\s+headless\s.*header lacks # mutant:", out)
+    assert re.search(r"FAIL\s+misplaced\s.*'add_test', which is not a solution cell", out)
+    assert re.search(r"PASS\s+source\s+2\s+3\s+5\s+full marks", out)
+    assert re.search(r"FAIL\s+norm_no_sqrt.*also lost norm_test_hidden", out)
+    assert re.search(r"FAIL\s+add_minus.*not with 'something else'", out)
+    assert re.search(r"FAIL\s+harmless.*kept the points of add_test", out)
+    assert "verify: FAILED" in out
+
+
+@pytest.mark.slow
+def test_solutions_are_executed_without_hidden_tests(tmp_path, capsys):
+    root = make_course(tmp_path, FIXTURE, ["toy"])
+    assert main(["solutions", "--course", str(root)]) == 0
+    text = nbformat.writes(read_nb(root / "solutions" / "toy" / "toy.ipynb"))
+    assert "add: visible case passed" in text and "norm: hidden cases passed" in text
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text and "(-7, 7)" not in text
+    # a reference answer that fails: one line naming the cell; the old solutions stay
+    source = root / "source" / "toy" / "toy.ipynb"
+    nbformat.write(replace_cell(read_nb(source), "norm_solution", "def norm(v):\n    return 1"),
+                   source)
+    assert main(["solutions", "toy", "--course", str(root)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "cell 11 (norm_test): AssertionError: norm([3, 4]): expected 5.0, got 1" in err
+    kept = nbformat.writes(read_nb(root / "solutions" / "toy" / "toy.ipynb"))
+    assert "norm: visible case passed" in kept
+
+
+def test_inspection_finds_nothing_wrong_with_an_untouched_release(tmp_path):
+    course = Course(tmp_path)
+    for folder in ("source", "release", "submitted/ann"):
+        (tmp_path / folder / "toy").mkdir(parents=True)
+    shutil.copy(TOY_SOURCE, tmp_path / "source" / "toy")
+    release = released_toy()
+    nbformat.write(release, tmp_path / "release" / "toy" / "toy.ipynb")
+    for cell in release.cells:
+        del cell["id"]  # an older nbformat writes none: must not count as an edit
+    release.nbformat_minor = 4
+    nbformat.write(release, tmp_path / "submitted" / "ann" / "toy" / "toy.ipynb")
+    inspection = inspect_submission(course, "toy", "ann")
+    assert inspection.can_grade and inspection.reasons == []
+    assert inspection.code_cells == 9
