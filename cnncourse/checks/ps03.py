@@ -1,0 +1,483 @@
+"""Checkers for problem set 3: AlexNet and VGG (layer tables, VGG builders, receptive fields,
+grouped convolutions, local response normalisation).
+
+One ``check_<function>(student_obj, hidden=False)`` per graded part. Each runs the student's
+answer on fixed cases (``hidden=True`` adds harder ones), compares it with the course's own
+arithmetic (``cnncourse.analysis.arithmetic``) or with PyTorch modules, and raises
+``AssertionError`` on the first wrong case with a hint naming the mistake when it is a known
+one. On success it prints one line.
+
+Layer specs (parts 1 and 3) are tuples:
+``("conv", filters, kernel, stride, padding)`` or ``(..., groups)`` for a convolution;
+``("pool", kernel, stride)`` for max pooling without padding (sizes round down);
+``("lrn",)``; ``("flatten",)``; ``("fc", units)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnncourse.analysis import arithmetic
+from cnncourse.checks._core import (
+    Call,
+    Guard,
+    check_callable,
+    check_close,
+    check_int,
+    check_shape,
+    check_type,
+    diagnose,
+    fail,
+    is_int,
+    randn,
+    reference_objects,
+    refuse_reference,
+    report_success,
+)
+
+REFERENCES = reference_objects("cnncourse.analysis.arithmetic", "cnncourse.analysis.layers",
+                               "cnncourse.models.vgg", "cnncourse.models.alexnet")
+LRN_FUNCTIONS = ("torch.nn.functional.local_response_norm", "torch.nn.LocalResponseNorm")
+
+Layer = tuple[Any, ...]
+
+
+def _start(student: Any, name: str) -> None:
+    check_callable(student, name)
+    refuse_reference(student, name, REFERENCES)
+
+
+# =========================================================================== 1. layer table
+ALEXNET_227: list[Layer] = [
+    ("conv", 96, 11, 4, 0), ("pool", 3, 2), ("lrn",),
+    ("conv", 256, 5, 1, 2), ("pool", 3, 2), ("lrn",),
+    ("conv", 384, 3, 1, 1), ("conv", 384, 3, 1, 1), ("conv", 256, 3, 1, 1), ("pool", 3, 2),
+    ("flatten",), ("fc", 4096), ("fc", 4096), ("fc", 1000),
+]
+ALEXNET_2012: list[Layer] = [
+    ("conv", 96, 11, 4, 0), ("lrn",), ("pool", 3, 2),
+    ("conv", 256, 5, 1, 2, 2), ("lrn",), ("pool", 3, 2),
+    ("conv", 384, 3, 1, 1), ("conv", 384, 3, 1, 1, 2), ("conv", 256, 3, 1, 1, 2), ("pool", 3, 2),
+    ("flatten",), ("fc", 4096), ("fc", 4096), ("fc", 1000),
+]
+TABLE_CASES: list[tuple[list[Layer], tuple[int, int, int]]] = [
+    ([("conv", 8, 3, 1, 1)], (3, 32, 32)),
+    ([("conv", 6, 5, 1, 0), ("pool", 2, 2), ("conv", 16, 5, 1, 0), ("pool", 2, 2),
+      ("flatten",), ("fc", 120), ("fc", 84), ("fc", 10)], (1, 32, 32)),
+    (ALEXNET_227, (3, 227, 227)),
+    (ALEXNET_2012, (3, 227, 227)),
+]
+TABLE_HIDDEN: list[tuple[list[Layer], tuple[int, int, int]]] = [
+    ([("conv", 96, 7, 2, 1), ("pool", 3, 2), ("lrn",), ("conv", 256, 5, 2, 0), ("pool", 3, 2),
+      ("flatten",), ("fc", 10)], (3, 224, 224)),             # ZFNet's start: pools round down
+    ([("conv", 12, 3, 2, 1, 3), ("conv", 24, 1, 1, 0, 4), ("pool", 2, 2), ("flatten",),
+      ("fc", 5)], (6, 17, 11)),                              # non-square, groups 3 and 4
+    ([("conv", 32, 3, 1, 1, 32)], (32, 9, 9)),               # depth-wise
+    ([("flatten",), ("fc", 7)], (2, 5, 3)),
+    ([("conv", 64, 3, 1, 1), ("conv", 64, 3, 1, 1), ("pool", 2, 2), ("conv", 128, 3, 1, 1),
+      ("pool", 3, 3), ("flatten",), ("fc", 100)], (3, 40, 40)),
+]
+
+
+def reference_layer_table(layers: Sequence[Layer], input_shape: Sequence[int]
+                          ) -> list[tuple[tuple[int, ...], int, int]]:
+    """``(output_shape, params, macs)`` per layer, from the closed-form formulas."""
+    shape = tuple(input_shape)
+    rows = []
+    for layer in layers:
+        kind = layer[0]
+        if kind == "conv":
+            _, filters, kernel, stride, padding, *rest = layer
+            groups = rest[0] if rest else 1
+            h, w = (arithmetic.conv_output_size(n, kernel, stride, padding) for n in shape[1:])
+            params = arithmetic.conv_params(shape[0], filters, kernel, groups=groups)
+            macs = arithmetic.conv_macs(shape[0], filters, kernel, h, w, groups=groups)
+            shape = (filters, h, w)
+        elif kind == "pool":
+            h, w = (arithmetic.conv_output_size(n, layer[1], layer[2]) for n in shape[1:])
+            params, macs, shape = 0, 0, (shape[0], h, w)
+        elif kind == "lrn":
+            params, macs = 0, 0
+        elif kind == "flatten":
+            params, macs, shape = 0, 0, (math.prod(shape),)
+        elif kind == "fc":
+            params = arithmetic.linear_params(shape[0], layer[1])
+            macs = arithmetic.linear_macs(shape[0], layer[1])
+            shape = (layer[1],)
+        else:
+            raise ValueError(f"unknown layer kind {kind!r}")
+        rows.append((shape, params, macs))
+    return rows
+
+
+def _table_hint(layer: Layer, field: str, got: Any, seen: tuple[int, ...]) -> str:
+    kind = layer[0]
+    if kind in ("pool", "lrn", "flatten") and field != "output shape":
+        return f"a {kind} layer has no weights: 0 parameters and 0 MACs."
+    if kind == "pool":
+        return ("a pool without padding has (n - kernel) // stride + 1 positions per axis, "
+                "rounded down, and keeps the channels.")
+    if kind == "flatten":
+        return "flatten turns (C, H, W) into (C * H * W,)."
+    if kind == "lrn":
+        return "LRN normalises across channels; it keeps the shape of its input."
+    if kind == "fc":
+        units, fan_in = layer[1], seen[0]
+        if field == "params" and got == units * fan_in:
+            return "each unit also has a bias: add `units`."
+        return (f"an fc layer with fan-in {fan_in} has fan_in * units weights (and as many "
+                "MACs) plus `units` biases.")
+    _, filters, kernel, _, _, *rest = layer
+    groups = rest[0] if rest else 1
+    c_in = seen[0]
+    per_filter = (c_in // groups) * kernel * kernel
+    if field == "params":
+        if got == filters * per_filter:
+            return "each filter also has a bias: add `filters`."
+        if groups > 1 and got == arithmetic.conv_params(c_in, filters, kernel):
+            return (f"with groups={groups}, each filter sees only in_channels / groups = "
+                    f"{c_in // groups} channels, not all {c_in}.")
+        return (f"filters * (in_channels / groups) * kernel * kernel + filters; in_channels = "
+                f"{c_in} here.")
+    if field == "MACs":
+        if groups > 1 and got == arithmetic.conv_macs(c_in, filters, kernel,
+                                                      *_out_hw(layer, seen)):
+            return (f"with groups={groups}, each output is a dot product over "
+                    f"{c_in // groups} * kernel * kernel inputs, not all {c_in} channels.")
+        return ("a conv has one dot product of (in_channels / groups) * kernel * kernel "
+                "multiply-adds per output value: filters * H_out * W_out of them; biases are "
+                "additions, not MACs.")
+    return ("the output is (filters, H_out, W_out) with H_out = (H + 2 * padding - kernel) // "
+            "stride + 1.")
+
+
+def _out_hw(layer: Layer, seen: tuple[int, ...]) -> tuple[int, int]:
+    h, w = (arithmetic.conv_output_size(n, layer[2], layer[3], layer[4]) for n in seen[1:])
+    return h, w
+
+
+def _as_shape(value: Any) -> tuple[int, ...] | None:
+    if isinstance(value, torch.Size):
+        value = tuple(value)
+    if isinstance(value, list | tuple) and all(is_int(v) for v in value):
+        return tuple(int(v) for v in value)
+    return None
+
+
+def check_layer_table(student_fn: Any, hidden: bool = False) -> None:
+    """``layer_table(layers, input_shape)`` -> ``[(output_shape, params, macs), ...]``."""
+    name = "layer_table"
+    _start(student_fn, name)
+    cases = TABLE_CASES + (TABLE_HIDDEN if hidden else [])
+    with Guard(student_fn, name, references=REFERENCES) as guard:
+        for layers, input_shape in cases:
+            label = "AlexNet (227)" if layers is ALEXNET_227 else (
+                "AlexNet with groups (227)" if layers is ALEXNET_2012 else None)
+            call = Call(name, [(None, list(layers)), (None, input_shape)])
+            shown = f"{name}({label}, {input_shape})" if label else str(call)
+            got = guard.call(call)
+            expected = reference_layer_table(layers, input_shape)
+            if not isinstance(got, list | tuple) or len(got) != len(expected):
+                length = len(got) if hasattr(got, "__len__") else "?"
+                fail(shown, f"expected a list of {len(expected)} rows, one per layer, got "
+                            f"{type(got).__name__} of length {length}.",
+                     "return [(output_shape, params, macs), ...] with one tuple per layer.")
+            seen = tuple(input_shape)
+            for i, (layer, row, (shape, params, macs)) in enumerate(
+                    zip(layers, got, expected, strict=True)):
+                where = f"layer {i} {layer!r} (input {seen})"
+                if not isinstance(row, list | tuple) or len(row) != 3:
+                    fail(shown, f"{where}: expected a row (output_shape, params, macs), got "
+                                f"{row!r}.")
+                got_shape = _as_shape(row[0])
+                if got_shape != shape:
+                    fail(shown, f"{where}: expected output shape {shape}, got {row[0]!r}.",
+                         _table_hint(layer, "output shape", row[0], seen))
+                check_int(row[1], params, shown, f"{where}, parameters",
+                          hint=_table_hint(layer, "params", row[1], seen))
+                check_int(row[2], macs, shown, f"{where}, MACs",
+                          hint=_table_hint(layer, "MACs", row[2], seen))
+                seen = shape
+    report_success(name, len(cases), hidden)
+
+
+# =========================================================================== 2. make_vgg
+VGG_CASES: list[tuple[str, list[Any], dict[str, int]]] = [
+    ("A", [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"], {}),
+    ("D", [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+           512, 512, 512, "M"], {}),
+    ("small", [8, "M", 16, "M", 32, "M"], {"num_classes": 10, "hidden": 64}),
+]
+VGG_HIDDEN: list[tuple[str, list[Any], dict[str, int]]] = [
+    ("E", [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+           512, 512, 512, 512, "M"], {}),
+    ("odd", [5, 7, "M", 9], {"num_classes": 3, "hidden": 11}),
+    ("no pool", [4, 4], {"num_classes": 2, "hidden": 8}),
+]
+
+
+def reference_vgg_params(cfg: Sequence[Any], num_classes: int = 1000, hidden: int = 4096) -> int:
+    total, channels = 0, 3
+    for entry in cfg:
+        if entry != "M":
+            total += arithmetic.conv_params(channels, entry, 3)
+            channels = entry
+    return total + (arithmetic.linear_params(channels * 49, hidden)
+                    + arithmetic.linear_params(hidden, hidden)
+                    + arithmetic.linear_params(hidden, num_classes))
+
+
+def _vgg_hint(got: int, cfg: Sequence[Any], num_classes: int = 1000, hidden: int = 4096) -> str:
+    expected = reference_vgg_params(cfg, num_classes, hidden)
+    channels = [e for e in cfg if e != "M"][-1]
+    biases = sum(e for e in cfg if e != "M") + 2 * hidden + num_classes
+    if got == expected - biases:
+        return "every conv and linear layer has biases (bias=True, PyTorch's default)."
+    if got == expected - arithmetic.linear_params(hidden, hidden):
+        return "the classifier has three linear layers: FC6, FC7 (hidden -> hidden) and FC8."
+    if got == expected - arithmetic.linear_params(channels * 49, hidden) + \
+            arithmetic.linear_params(channels, hidden):
+        return ("pool the features to 7x7 with nn.AdaptiveAvgPool2d(7) before flattening: "
+                f"FC6 has {channels} * 7 * 7 inputs.")
+    return ("3x3 convs with padding 1 (3x3xC_in x filters weights + filters biases each), "
+            "2x2 max pools, AdaptiveAvgPool2d(7), then Linear(C*49, hidden), ReLU, Dropout, "
+            "Linear(hidden, hidden), ReLU, Dropout, Linear(hidden, num_classes).")
+
+
+def check_make_vgg(student_fn: Any, hidden: bool = False) -> None:
+    """``make_vgg(cfg, num_classes=1000, hidden=4096)`` -> a VGG ``nn.Module``."""
+    name = "make_vgg"
+    _start(student_fn, name)
+    cases = VGG_CASES + (VGG_HIDDEN if hidden else [])
+    with Guard(student_fn, name, references=REFERENCES) as guard:
+        for label, cfg, kwargs in cases:
+            call = Call(name, [(None, cfg)], dict(kwargs))
+            big = not kwargs  # ImageNet-sized: built on the meta device, no memory, no init
+            with torch.device("meta") if big else torch.device("cpu"):
+                model = guard.call(call)
+            check_type(model, nn.Module, call, "the result",
+                       hint="return the network, an nn.Module (e.g. an nn.Sequential).")
+            refuse_reference(type(model), name, REFERENCES)
+            got = sum(p.numel() for p in model.parameters())
+            expected = reference_vgg_params(cfg, **kwargs)
+            check_int(got, expected, call, f"configuration {label}, parameters",
+                      hint=lambda got=got, cfg=cfg, kwargs=kwargs: _vgg_hint(got, cfg, **kwargs))
+            if big:
+                continue
+            x = randn((2, 3, 32, 32), seed=len(cfg))
+            try:
+                with torch.no_grad():
+                    out = model.eval()(x)
+            except Exception as exc:  # noqa: BLE001 - the student's network failed to run
+                fail(call, f"running the network on x (2, 3, 32, 32) raised "
+                           f"{type(exc).__name__}: {exc}",
+                     "3x3 convs need padding=1 to keep the size; the adaptive pool makes the "
+                     "classifier independent of the input size.")
+            check_shape(out, (2, kwargs["num_classes"]), call, "output",
+                        hint="the last linear layer has num_classes outputs.")
+            convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+            bad = [c for c in convs if c.kernel_size != (3, 3) or c.padding != (1, 1)
+                   or c.stride != (1, 1)]
+            if bad:
+                fail(call, f"expected every convolution to be 3x3 with stride 1 and padding 1, "
+                           f"got {bad[0]}.", "VGG uses nn.Conv2d(c_in, c_out, 3, padding=1).")
+    report_success(name, len(cases), hidden)
+
+
+# =========================================================================== 3. receptive field
+_VGG16_FEATURES = ([("conv", 64, 3, 1, 1)] * 2 + [("pool", 2, 2)]
+                   + [("conv", 128, 3, 1, 1)] * 2 + [("pool", 2, 2)]
+                   + ([("conv", 256, 3, 1, 1)] * 3 + [("pool", 2, 2)]) * 3)
+RF_CASES: list[list[Layer]] = [
+    [("conv", 64, 3, 1, 1)] * 2,                              # two 3x3 see 5x5
+    [("conv", 64, 3, 1, 1)] * 3,                              # three see 7x7
+    [layer for layer in ALEXNET_227 if layer[0] in ("conv", "pool", "lrn")],
+    _VGG16_FEATURES,
+]
+RF_HIDDEN: list[list[Layer]] = [
+    [("conv", 96, 7, 2, 1), ("pool", 3, 2), ("lrn",), ("conv", 256, 5, 2, 0), ("pool", 3, 2)],
+    [("pool", 2, 2)] * 4,
+    [("conv", 8, 1, 1, 0)],
+    [("conv", 8, 5, 3, 2), ("conv", 8, 3, 1, 1, 2), ("pool", 3, 3), ("conv", 4, 1, 1, 0)],
+]
+
+
+def _rf(layers: Sequence[Layer], *, sum_kernels: bool = False, ignore_stride: bool = False,
+        jump_first: bool = False) -> tuple[int, int]:
+    size, jump, first = 1, 1, True
+    for layer in layers:
+        if layer[0] == "lrn":
+            continue
+        kernel, stride = (layer[2], layer[3]) if layer[0] == "conv" else (layer[1], layer[2])
+        if jump_first:
+            jump *= stride
+        if sum_kernels:
+            size = kernel if first else size + kernel
+        else:
+            size += (kernel - 1) * (1 if ignore_stride else jump)
+        if not jump_first:
+            jump *= stride
+        first = False
+    return size, jump
+
+
+def _rf_hint(got: tuple[int, ...], layers: Sequence[Layer]) -> str | None:
+    return diagnose(got, [
+        ("stacking layers does not add kernel sizes: each layer widens the field by "
+         "(kernel - 1) * jump (two 3x3 layers see 5, not 6).",
+         lambda: _rf(layers, sum_kernels=True)),
+        ("after a stride-s layer neighbouring units are s pixels apart, so later layers widen "
+         "the field s times faster: add (kernel - 1) * jump.",
+         lambda: _rf(layers, ignore_stride=True)),
+        ("widen the field with the jump of the layers BEFORE this one, then multiply the jump "
+         "by this layer's stride.",
+         lambda: _rf(layers, jump_first=True)),
+    ], "start from size 1 and jump 1; for each conv or pool add (kernel - 1) * jump to the "
+       "size, then multiply the jump by the stride; LRN changes nothing.")
+
+
+def check_receptive_field(student_fn: Any, hidden: bool = False) -> None:
+    """``receptive_field(layers)`` -> ``(size, jump)`` of one unit after the last layer."""
+    name = "receptive_field"
+    _start(student_fn, name)
+    cases = RF_CASES + (RF_HIDDEN if hidden else [])
+    with Guard(student_fn, name, references=REFERENCES) as guard:
+        for layers in cases:
+            call = Call(name, [(None, list(layers))])
+            got = guard.call(call)
+            expected = _rf(layers)
+            shape = _as_shape(got)
+            if shape is None or len(shape) != 2:
+                fail(call, f"expected a pair of integers (size, jump), got {got!r}.",
+                     "return size, jump")
+            if shape != expected:
+                fail(call, f"expected (size, jump) = {expected}, got {shape}.",
+                     _rf_hint(shape, layers))
+    report_success(name, len(cases), hidden)
+
+
+# =========================================================================== 4. grouped convs
+GROUP_CASES: list[dict[str, Any]] = [
+    {"in_channels": 96, "out_channels": 256, "kernel": 5, "groups": 2},    # AlexNet CONV2
+    {"in_channels": 384, "out_channels": 384, "kernel": 3, "groups": 2},   # CONV4
+    {"in_channels": 256, "out_channels": 384, "kernel": 3},                # CONV3: one group
+    {"in_channels": 3, "out_channels": 96, "kernel": 11, "bias": False},
+]
+GROUP_HIDDEN: list[dict[str, Any]] = [
+    {"in_channels": 32, "out_channels": 32, "kernel": 3, "groups": 32},    # depth-wise
+    {"in_channels": 64, "out_channels": 128, "kernel": 1, "groups": 4},
+    {"in_channels": 6, "out_channels": 9, "kernel": 3, "groups": 3, "bias": False},
+    {"in_channels": 128, "out_channels": 256, "kernel": 3, "groups": 32},  # ResNeXt-like
+]
+
+
+def _torch_conv_params(case: dict[str, Any]) -> int:
+    conv = nn.Conv2d(case["in_channels"], case["out_channels"], case["kernel"],
+                     groups=case.get("groups", 1), bias=case.get("bias", True), device="meta")
+    return sum(p.numel() for p in conv.parameters())
+
+
+def _group_hint(got: Any, case: dict[str, Any]) -> str | None:
+    c_in, c_out, k = case["in_channels"], case["out_channels"], case["kernel"]
+    groups, bias = case.get("groups", 1), case.get("bias", True)
+    b = c_out if bias else 0
+    return diagnose(got, [
+        ("each filter sees in_channels / groups channels: divide the input channels by groups.",
+         lambda: c_out * c_in * k * k + b if groups > 1 else None),
+        ("divide only the input channels by groups: there are still out_channels filters, each "
+         "with (in_channels / groups) * k * k weights.",
+         lambda: (c_out // groups) * (c_in // groups) * k * k + b if groups > 1 else None),
+        ("add one bias per filter when bias=True, none when bias=False.",
+         lambda: c_out * (c_in // groups) * k * k + (0 if bias else c_out)),
+    ], "out_channels * (in_channels // groups) * kernel * kernel, plus out_channels biases "
+       "when bias is True.")
+
+
+def check_grouped_conv_params(student_fn: Any, hidden: bool = False) -> None:
+    """``grouped_conv_params(in_channels, out_channels, kernel, groups=1, bias=True)``."""
+    name = "grouped_conv_params"
+    _start(student_fn, name)
+    cases = GROUP_CASES + (GROUP_HIDDEN if hidden else [])
+    with Guard(student_fn, name, references=REFERENCES) as guard:
+        for case in cases:
+            args = [(None, case["in_channels"]), (None, case["out_channels"]),
+                    (None, case["kernel"])]
+            kwargs = {k: case[k] for k in ("groups", "bias") if k in case}
+            call = Call(name, args, kwargs)
+            got = guard.call(call)
+            expected = _torch_conv_params(case)
+            check_int(got, expected, call, hint=lambda got=got, case=case: _group_hint(got, case),
+                      float_hint="use integer division (//): a count is an int.")
+    report_success(name, len(cases), hidden)
+
+
+# =========================================================================== 5. LRN
+LRN_CASES: list[dict[str, Any]] = [
+    {"shape": (2, 7, 3, 3), "seed": 0},
+    {"shape": (1, 96, 4, 4), "seed": 1},
+    {"shape": (2, 6, 2, 5), "seed": 2, "size": 3},
+]
+LRN_HIDDEN: list[dict[str, Any]] = [
+    {"shape": (1, 4, 3, 3), "seed": 3, "size": 7},            # window wider than the channels
+    {"shape": (2, 5, 2, 2), "seed": 4, "size": 1},
+    {"shape": (1, 9, 3, 2), "seed": 5, "size": 5, "alpha": 1e-2, "beta": 0.5, "k": 1.0},
+]
+LRN_DEFAULTS = {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
+
+
+def _lrn_input(case: dict[str, Any]) -> torch.Tensor:
+    return torch.relu(randn(case["shape"], case["seed"])) * 30  # large enough to matter
+
+
+def reference_lrn(a: torch.Tensor, size: int, alpha: float, beta: float, k: float
+                  ) -> torch.Tensor:
+    """The paper's formula via torch's module, whose alpha is divided by the window size."""
+    return nn.LocalResponseNorm(size, alpha=alpha * size, beta=beta, k=k)(a)
+
+
+def _lrn_hint(got: torch.Tensor, a: torch.Tensor, size: int, alpha: float, beta: float,
+              k: float) -> str | None:
+    return diagnose(got, [
+        ("use alpha as given: the paper's formula has alpha * sum, not alpha / n * sum (that "
+         "is PyTorch's convention).",
+         lambda: nn.LocalResponseNorm(size, alpha=alpha, beta=beta, k=k)(a)),
+        ("sum the SQUARES of the neighbouring activations.",
+         lambda: a / (k + alpha * _window_sum(a, size)) ** beta),
+        ("raise the denominator to the power beta.",
+         lambda: a / (k + alpha * _window_sum(a * a, size))),
+    ], "b_i = a_i / (k + alpha * sum of a_j^2 over channels j from max(0, i - n//2) to "
+       "min(C - 1, i + n//2)) ** beta, at every (sample, row, column).")
+
+
+def check_local_response_norm(student_fn: Any, hidden: bool = False) -> None:
+    """``local_response_norm(a, size=5, alpha=1e-4, beta=0.75, k=2.0)``: the paper's formula."""
+    name = "local_response_norm"
+    _start(student_fn, name)
+    cases = LRN_CASES + (LRN_HIDDEN if hidden else [])
+    with Guard(student_fn, name, forbidden=LRN_FUNCTIONS,
+               must="compute the normalisation from its formula",
+               references=REFERENCES) as guard:
+        for case in cases:
+            params = {**LRN_DEFAULTS, **{k: case[k] for k in LRN_DEFAULTS if k in case}}
+            a = _lrn_input(case)
+            kwargs = {k: v for k, v in params.items() if v != LRN_DEFAULTS[k]}
+            call = Call(name, [("a", a)], kwargs)
+            got = guard.call(call)
+            expected = reference_lrn(a, **params)
+            check_type(got, torch.Tensor, call, "the result")
+            check_shape(got, expected.shape, call,
+                        hint="LRN keeps the shape of its input.")
+            check_close(got, expected, call, atol=1e-5, rtol=1e-4,
+                        hint=lambda got=got, a=a, params=params: _lrn_hint(got, a, **params))
+    report_success(name, len(cases), hidden)
+
+
+def _window_sum(values: torch.Tensor, size: int) -> torch.Tensor:
+    """Sum over the channel window [i - size//2, i + size//2], clipped to the channels."""
+    padded = nn.functional.pad(values, (0, 0, 0, 0, size // 2, size // 2))
+    return sum(padded[:, j:j + values.shape[1]] for j in range(size))

@@ -1,0 +1,8 @@
+# mutant: groups ignored
+# replaces: grouped_conv_solution
+# loses: grouped_conv_test, grouped_conv_test_hidden
+# message: each filter sees in_channels / groups channels
+def grouped_conv_params(in_channels, out_channels, kernel, groups=1, bias=True):
+    """Weights and biases of a convolution with ``groups`` groups."""
+    weights = out_channels * in_channels * kernel * kernel
+    return weights + (out_channels if bias else 0)
