@@ -41,4 +41,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check cnncourse tests
 
 clean:
-	rm -rf _build exercises/release exercises/autograded exercises/feedback exercises/solutions exercises/gradebook.db
+	rm -rf _build exercises/release exercises/autograded exercises/feedback exercises/solutions exercises/reports exercises/gradebook.db

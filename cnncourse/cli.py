@@ -8,6 +8,7 @@ code 2; a failure that stops a command (say, a reference solution that raises) e
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from cnncourse.grading.course import (
@@ -170,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cnncourse: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `cnncourse grade ... | head`: the reader left, stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -244,6 +244,21 @@ def mutant(root: Path, assignment: str, name: str):
     return {m.name: m for m in load_mutants(root, assignment)}[name]
 
 
+def part_points(assignment_dir: Path, assignment: str) -> dict[str, float]:
+    """part -> points, from the source notebook's test cells (what grading must add up to)."""
+    points: dict[str, float] = {}
+    for cell in read_nb(assignment_dir / f"{assignment}.ipynb").cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            part = part_of(grade_id(cell))
+            points[part] = points.get(part, 0.0) + cell.metadata.nbgrader.points
+    return points
+
+
+@pytest.fixture(scope="module")
+def ps01_points() -> dict[str, float]:
+    return part_points(EXERCISES / "source" / PS01, PS01)
+
+
 @pytest.fixture(scope="module")
 def ps01_class(tmp_path_factory):
     """ps01 released to a class of seven, graded once with two workers."""
@@ -264,14 +279,17 @@ def ps01_class(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_ps01_scores_and_reasons(ps01_class):
+def test_ps01_scores_and_reasons(ps01_class, ps01_points):
+    total = sum(ps01_points.values())
     rows = {r["student"]: r for r in read_csv(ps01_class / "reports" / PS01 / "grades.csv")}
     assert sorted(rows) == CLASS
-    assert {(r["assignment"], r["max_score"]) for r in rows.values()} == {(PS01, "20")}
+    assert {(r["assignment"], float(r["max_score"])) for r in rows.values()} == {
+        (PS01, total)}
     score = {s: float(r["score"]) for s, r in rows.items()}
-    # off_by_one loses part 1 (2 points); the endless loop loses part 7 (3 points)
-    assert score == {"full": 20, "partial": 18, "blank": 0, "broken_json": 0,
-                     "deleted_test": 20, "loop": 17, "renamed": 0}
+    # off_by_one loses exactly part 1, the endless loop exactly the last part
+    assert score == {"full": total, "partial": total - ps01_points["output_size"],
+                     "blank": 0, "broken_json": 0, "deleted_test": total,
+                     "loop": total - ps01_points["receptive_field"], "renamed": 0}
     reason = {s: r["reason"] for s, r in rows.items()}
     assert reason["full"] == reason["partial"] == reason["blank"] == ""
     assert reason["broken_json"].startswith(f"{PS01}.ipynb is not valid JSON")
@@ -284,12 +302,14 @@ def test_ps01_scores_and_reasons(ps01_class):
 
 
 @pytest.mark.slow
-def test_ps01_parts_plot_and_gradebook_agree(ps01_class):
+def test_ps01_parts_plot_and_gradebook_agree(ps01_class, ps01_points):
     reports = ps01_class / "reports" / PS01
     by_part = {r["student"]: r for r in read_csv(reports / "grades_by_part.csv")}
-    assert list(by_part["(max)"].values())[1:] == ["2", "4", "3", "3", "2", "3", "3"]
-    assert by_part["partial"]["output_size"] == "0" and by_part["partial"]["conv_loops"] == "4"
-    assert by_part["loop"]["receptive_field"] == "0" and by_part["loop"]["output_size"] == "2"
+    assert {p: float(v) for p, v in by_part["(max)"].items() if p != "student"} == ps01_points
+    assert list(by_part["(max)"])[1:] == list(ps01_points)  # in notebook order
+    assert by_part["partial"]["output_size"] == "0"
+    assert float(by_part["partial"]["conv_loops"]) == ps01_points["conv_loops"]
+    assert by_part["loop"]["receptive_field"] == "0"
     assert (reports / "parts.png").read_bytes().startswith(b"\x89PNG")
     assert sorted(p.stem for p in (reports / "logs").iterdir()) == CLASS
     from nbgrader.api import Gradebook
@@ -300,15 +320,19 @@ def test_ps01_parts_plot_and_gradebook_agree(ps01_class):
 
 
 @pytest.mark.slow
-def test_ps01_feedback_shows_points_and_messages_not_hidden_tests(ps01_class):
+def test_ps01_feedback_shows_points_and_messages_not_hidden_tests(ps01_class, ps01_points):
+    total = sum(ps01_points.values())
     feedback = ps01_class / "feedback"
     assert sorted(p.name for p in feedback.iterdir()) == [
         "blank", "deleted_test", "full", "loop", "partial"]
     partial = html_text(feedback / "partial" / PS01 / f"{PS01}.html")
-    assert f"{PS01} (Score: 18.0 / 20.0)" in partial
-    assert "Grade cell: output_size_test" in partial and "Score: 0.0 / 1.0" in partial
+    got = total - ps01_points["output_size"]
+    assert f"{PS01} (Score: {got:.1f} / {total:.1f})" in partial
+    assert re.search(r"Grade cell: output_size_test\s+Score: 0\.0 / \d", partial)
     assert "expected 30, got 29" in partial  # the checker's message reaches the student
     assert "check_conv_output_size(conv_output_size)" in partial  # visible tests are shown
+    test_cell = partial.split("Grade cell: output_size_test")[1].split("In [")[0]
+    assert "Traceback" not in test_cell and "checks/" not in test_cell  # no checker internals
     for page in feedback.glob(f"*/{PS01}/{PS01}.html"):
         text = html_text(page)
         assert "HIDDEN TESTS" not in text and "hidden=True" not in text  # hidden ones never
@@ -317,12 +341,14 @@ def test_ps01_feedback_shows_points_and_messages_not_hidden_tests(ps01_class):
 
 
 @pytest.mark.slow
-def test_ps01_verify_passes(tmp_path, capsys):
+def test_ps01_verify_passes(tmp_path, capsys, ps01_points):
+    total = sum(ps01_points.values())
     root = make_course(tmp_path, EXERCISES, [PS01])
     assert main(["verify", PS01, "--course", str(root), "--workers", "2"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"PASS\s+source\s+2\s+4\s+3\s+3\s+2\s+3\s+3\s+20\s+full marks", out)
-    assert re.search(r"PASS\s+release(\s+0){8}\s", out)
+    full = r"\s+".join(f"{x:g}" for x in [*ps01_points.values(), total])
+    assert re.search(rf"PASS\s+source\s+{full}\s+full marks", out)
+    assert re.search(rf"PASS\s+release(\s+0){{{len(ps01_points) + 1}}}\s", out)
     for each in load_mutants(EXERCISES, PS01):
         assert re.search(rf"PASS\s+{each.name}\s", out), each.name
     assert "FAIL" not in out

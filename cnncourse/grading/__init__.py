@@ -9,6 +9,7 @@ One module per job:
 - ``release``     student versions (``nbgrader generate_assignment``);
 - ``solutions``   executed solution notebooks;
 - ``sandbox``     the worker process: autograde + feedback for one student in a private course;
+- ``warm``        what the workers' fork server imports once, so each worker starts warm;
 - ``autograde``   one submission, start to finish, in its own sandbox (never raises);
 - ``gradebook``   the single writer of the course's sqlite gradebook;
 - ``grade``       a whole class: workers, progress, publishing results;
