@@ -340,16 +340,24 @@ def test_ps01_feedback_shows_points_and_messages_not_hidden_tests(ps01_class, ps
     assert "this cell ran for more than 10 s and was stopped" in loop
 
 
+ASSIGNMENTS = sorted(p.name for p in (EXERCISES / "source").iterdir() if p.is_dir())
+
+
 @pytest.mark.slow
-def test_ps01_verify_passes(tmp_path, capsys, ps01_points):
-    total = sum(ps01_points.values())
-    root = make_course(tmp_path, EXERCISES, [PS01])
-    assert main(["verify", PS01, "--course", str(root), "--workers", "2"]) == 0
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_verify_passes(tmp_path, capsys, assignment):
+    """Every problem set: source full marks, release zero, each mutant loses its parts."""
+    points = part_points(EXERCISES / "source" / assignment, assignment)
+    total = sum(points.values())
+    root = make_course(tmp_path, EXERCISES, [assignment])
+    assert main(["verify", assignment, "--course", str(root), "--workers", "2"]) == 0
     out = capsys.readouterr().out
-    full = r"\s+".join(f"{x:g}" for x in [*ps01_points.values(), total])
+    full = r"\s+".join(f"{x:g}" for x in [*points.values(), total])
     assert re.search(rf"PASS\s+source\s+{full}\s+full marks", out)
-    assert re.search(rf"PASS\s+release(\s+0){{{len(ps01_points) + 1}}}\s", out)
-    for each in load_mutants(EXERCISES, PS01):
+    assert re.search(rf"PASS\s+release(\s+0){{{len(points) + 1}}}\s", out)
+    mutants = load_mutants(EXERCISES, assignment)
+    assert mutants, f"{assignment} has no known-wrong answers under exercises/mutants/"
+    for each in mutants:
         assert re.search(rf"PASS\s+{each.name}\s", out), each.name
     assert "FAIL" not in out
 
