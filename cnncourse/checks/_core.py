@@ -33,6 +33,24 @@ Hint = str | Callable[[], str | None] | None
 COURSE_PACKAGE = "cnncourse"
 
 
+def checker(check: Callable[..., None]) -> Callable[..., None]:
+    """Decorator for a public ``check_*`` function: a failure surfaces as one short
+    ``AssertionError`` raised here, so a student's traceback shows their cell, this line and
+    the message, not the checker's internals (IPython hides frames marked
+    ``__tracebackhide__``). An exception from the student's own code stays attached as the
+    cause, so its traceback still points at their line."""
+
+    @functools.wraps(check)
+    def run(*args: Any, **kwargs: Any) -> None:
+        __tracebackhide__ = True  # noqa: F841 - read by IPython and pytest
+        try:
+            check(*args, **kwargs)
+        except AssertionError as failure:
+            raise AssertionError(str(failure)) from failure.__cause__
+
+    return run
+
+
 # --------------------------------------------------------------------------- describing a call
 def _describe(value: Any, label: str | None = None) -> str:
     """How an argument appears in a message: tensors by shape, everything else by repr."""

@@ -31,6 +31,7 @@ from cnncourse.checks._core import (
     check_int_list,
     check_shape,
     check_type,
+    checker,
     diagnose,
     fail,
     is_int,
@@ -128,6 +129,7 @@ def _size_hint(got: Any, case: _SizeCase, passed: Sequence[_SizeCase]) -> str | 
                     "compare your formula with the task, term by term.")
 
 
+@checker
 def check_conv_output_size(student_fn: Any, hidden: bool = False) -> None:
     """``conv_output_size(n, kernel, stride=1, padding=0, dilation=1)`` against the reference."""
     _start(student_fn, "conv_output_size")
@@ -273,6 +275,7 @@ def _check_conv_case(guard: Guard, case: _ConvCase, name: str, reference: Callab
     check_close(got, expected, call, hint=value_hint)
 
 
+@checker
 def check_conv2d_loops(student_fn: Any, hidden: bool = False) -> None:
     """``conv2d_loops(x, weight, bias=None, stride=1, padding=0)``: loops, no library conv."""
     name = "conv2d_loops"
@@ -312,6 +315,7 @@ def _im2col_mistakes(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     ]
 
 
+@checker
 def check_conv2d_im2col(student_fn: Any, hidden: bool = False) -> None:
     """``conv2d_im2col(x, weight, bias=None, stride=1, padding=0)``: unfold + one matmul."""
     name = "conv2d_im2col"
@@ -417,6 +421,7 @@ def _layer_hint(layer: Layer, got: int, expected: int, seen: tuple[int, ...],
     return text
 
 
+@checker
 def check_count_parameters(student_fn: Any, hidden: bool = False) -> None:
     """``count_parameters(layers, input_shape)`` -> per-layer counts, against torch modules."""
     name = "count_parameters"
@@ -555,6 +560,7 @@ def _check_pool_forward_case(guard: Guard, case: _PoolCase) -> None:
         "(the first one if several are equal)."))
 
 
+@checker
 def check_maxpool2d_forward(student_fn: Any, hidden: bool = False) -> None:
     """``maxpool2d_forward(x, kernel_size, stride=None)`` -> ``(out, indices)``."""
     name = "maxpool2d_forward"
@@ -630,6 +636,7 @@ def _check_pool_backward_case(guard: Guard, case: _PoolCase) -> None:
     check_close(got, expected, call, "gradient", hint=hint)
 
 
+@checker
 def check_maxpool2d_backward(student_fn: Any, hidden: bool = False) -> None:
     """``maxpool2d_backward(grad_out, indices, input_shape)`` -> gradient w.r.t. the input."""
     name = "maxpool2d_backward"
@@ -701,6 +708,7 @@ def _rf_hint(got: Any, layers: Sequence[Sequence[int]]) -> str | None:
        "then multiply the jump by the stride.")
 
 
+@checker
 def check_receptive_field(student_fn: Any, hidden: bool = False) -> None:
     """``receptive_field(layers)`` -> the receptive field size after each layer."""
     name = "receptive_field"

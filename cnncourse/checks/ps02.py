@@ -24,6 +24,7 @@ from cnncourse.checks._core import (
     check_close,
     check_shape,
     check_type,
+    checker,
     diagnose,
     fail,
     is_int,
@@ -71,6 +72,7 @@ def _count(module: nn.Module) -> int:
 
 
 # =========================================================================== 1. the C3 table
+@checker
 def check_c3_connection_mask(student_fn: Any, hidden: bool = False) -> None:
     """``c3_connection_mask()`` -> bool tensor (16, 6): True where C3 map o reads S2 map i."""
     name = "c3_connection_mask"
@@ -118,6 +120,7 @@ def _effective_conv(layer: nn.Module, call: Call, guard: Guard) -> tuple[torch.T
     return weight, bias
 
 
+@checker
 def check_sparse_c3(student_cls: Any, hidden: bool = False) -> None:
     """``SparseC3(mask)``: a 5x5 convolution from 6 to 16 maps that uses only the masked
     connections, with one kernel per connection and a bias per map (1,516 parameters)."""
@@ -172,6 +175,7 @@ def check_sparse_c3(student_cls: Any, hidden: bool = False) -> None:
 
 
 # =========================================================================== 3. scaled tanh
+@checker
 def check_scaled_tanh(student_fn: Any, hidden: bool = False) -> None:
     """``scaled_tanh(x)`` = 1.7159 tanh(2x / 3), elementwise, same shape."""
     name = "scaled_tanh"
@@ -208,6 +212,7 @@ def _load_into_reference(model: nn.Sequential) -> LeNet5:
     return reference
 
 
+@checker
 def check_lenet5_modern(student_fn: Any, hidden: bool = False) -> None:
     """``lenet5_modern()`` -> ``nn.Sequential`` of the 12 stages of ``MODERN_STAGES``."""
     name = "lenet5_modern"
@@ -279,6 +284,7 @@ def _count_cases(hidden: bool) -> list[tuple[str, nn.Module]]:
     return cases
 
 
+@checker
 def check_parameter_counts(student_fn: Any, hidden: bool = False) -> None:
     """``parameter_counts(model)`` -> ``{child name: parameters}`` for every direct child."""
     name = "parameter_counts"
@@ -329,6 +335,7 @@ def modern_sequential() -> nn.Sequential:
     )
 
 
+@checker
 def check_train_lenet5(student_fn: Any, hidden: bool = False, seed: int = 0) -> None:
     """``train_lenet5(model, images, labels, seed)`` trains the given modern LeNet-5 on the
     bundled training split (32x32, pixels in [0, 1]) and returns it; the result must classify

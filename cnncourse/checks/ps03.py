@@ -31,6 +31,7 @@ from cnncourse.checks._core import (
     check_int,
     check_shape,
     check_type,
+    checker,
     diagnose,
     fail,
     is_int,
@@ -169,6 +170,7 @@ def _as_shape(value: Any) -> tuple[int, ...] | None:
     return None
 
 
+@checker
 def check_layer_table(student_fn: Any, hidden: bool = False) -> None:
     """``layer_table(layers, input_shape)`` -> ``[(output_shape, params, macs), ...]``."""
     name = "layer_table"
@@ -249,6 +251,7 @@ def _vgg_hint(got: int, cfg: Sequence[Any], num_classes: int = 1000, hidden: int
             "Linear(hidden, hidden), ReLU, Dropout, Linear(hidden, num_classes).")
 
 
+@checker
 def check_make_vgg(student_fn: Any, hidden: bool = False) -> None:
     """``make_vgg(cfg, num_classes=1000, hidden=4096)`` -> a VGG ``nn.Module``."""
     name = "make_vgg"
@@ -341,6 +344,7 @@ def _rf_hint(got: tuple[int, ...], layers: Sequence[Layer]) -> str | None:
        "size, then multiply the jump by the stride; LRN changes nothing.")
 
 
+@checker
 def check_receptive_field(student_fn: Any, hidden: bool = False) -> None:
     """``receptive_field(layers)`` -> ``(size, jump)`` of one unit after the last layer."""
     name = "receptive_field"
@@ -398,6 +402,7 @@ def _group_hint(got: Any, case: dict[str, Any]) -> str | None:
        "when bias is True.")
 
 
+@checker
 def check_grouped_conv_params(student_fn: Any, hidden: bool = False) -> None:
     """``grouped_conv_params(in_channels, out_channels, kernel, groups=1, bias=True)``."""
     name = "grouped_conv_params"
@@ -454,6 +459,7 @@ def _lrn_hint(got: torch.Tensor, a: torch.Tensor, size: int, alpha: float, beta:
        "min(C - 1, i + n//2)) ** beta, at every (sample, row, column).")
 
 
+@checker
 def check_local_response_norm(student_fn: Any, hidden: bool = False) -> None:
     """``local_response_norm(a, size=5, alpha=1e-4, beta=0.75, k=2.0)``: the paper's formula."""
     name = "local_response_norm"
