@@ -32,7 +32,7 @@ solutions: $(STAMP)             ## executed solution notebooks into exercises/so
 	$(BIN)/cnncourse solutions
 
 verify: $(STAMP)                ## source full marks, release zero, every mutant loses points
-	$(BIN)/cnncourse verify
+	$(BIN)/cnncourse verify --workers 2
 
 serve: book                     ## open the built book on http://localhost:8000
 	$(BIN)/python -m http.server --directory _build/html 8000

@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
         "its '# loses:' test cells, with its '# message:'. Exit code 1 if any line fails.")
     verify.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
                         help="assignments in source/ (default: all)")
+    verify.add_argument("--mutants", type=_positive_int, default=None, metavar="N",
+                        help="grade only N of each assignment's mutants, spread evenly over "
+                        "its parts, for a quick check (default: all)")
 
     for sub in (grade, verify):
         sub.add_argument("--workers", type=_positive_int, default=1, metavar="N",
@@ -143,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
         from cnncourse.grading.verify import verify
 
         names = resolve_assignments(course, args.assignments, "verify")
-        if not verify(course, names, workers=args.workers, cell_timeout=args.timeout):
+        if not verify(course, names, workers=args.workers, cell_timeout=args.timeout,
+                      mutants=args.mutants):
             print("verify: FAILED (see the FAIL lines above)")
             return 1
         print(f"verify: all passed ({', '.join(names)})")

@@ -128,8 +128,26 @@ def _submit(scratch: Course, assignment: str, student: str,
         nbformat.write(nb, folder / f"{name}.ipynb")
 
 
+def one_per_part_first(mutants: list[Mutant], count: int | None) -> list[Mutant]:
+    """``count`` mutants taken round-robin over the parts they replace, so that a sample
+    covers as many parts as it can (all of them when ``count`` is None)."""
+    if count is None or count >= len(mutants):
+        return list(mutants)
+    by_part: dict[str, list[Mutant]] = {}
+    for mutant in mutants:
+        by_part.setdefault(mutant.replaces, []).append(mutant)
+    queues = list(by_part.values())
+    chosen: list[Mutant] = []
+    while len(chosen) < count:
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    return chosen
+
+
 def verify_assignment(course: Course, scratch: Course, assignment: str, workers: int,
-                      cell_timeout: int | None, echo: Callable[[str], None]) -> list[Verdict]:
+                      cell_timeout: int | None, echo: Callable[[str], None],
+                      mutants_wanted: int | None = None) -> list[Verdict]:
     """Release, submit source / release / mutants, grade, and judge each one."""
     _copy_assignment(course, scratch, assignment)
     release_assignment(scratch, assignment)
@@ -148,7 +166,10 @@ def verify_assignment(course: Course, scratch: Course, assignment: str, workers:
             loaded.append(parse_mutant(path))
         except MutantError as error:
             verdicts.append(Verdict(path.stem, False, str(error)))
-    for mutant in loaded:
+    chosen = one_per_part_first(loaded, mutants_wanted)
+    if len(chosen) < len(loaded):
+        echo(f"{assignment}: grading {len(chosen)} of its {len(loaded)} mutants (--mutants)")
+    for mutant in chosen:
         home = [n for n, nb in source.items() if mutant.replaces in cells_by_grade_id(nb)]
         problems = mutant_problems(source[home[0]], mutant) if home else [
             f"replaces '{mutant.replaces}', which is no cell's grade_id"]
@@ -204,14 +225,16 @@ def format_verdicts(assignment: str, verdicts: list[Verdict]) -> str:
 
 
 def verify(course: Course, assignments: list[str], workers: int = 1,
-           cell_timeout: int | None = None, echo: Callable[[str], None] = print) -> bool:
-    """Verify ``assignments``; print a table each; True when every line passes."""
+           cell_timeout: int | None = None, echo: Callable[[str], None] = print,
+           mutants: int | None = None) -> bool:
+    """Verify ``assignments`` (with at most ``mutants`` mutants each); print a table each;
+    True when every line passes."""
     all_passed = True
     with tempfile.TemporaryDirectory(prefix="cnncourse-verify-") as tmp:
         for assignment in assignments:
             scratch = Course(Path(tmp) / assignment)
             verdicts = verify_assignment(course, scratch, assignment, workers, cell_timeout,
-                                         echo)
+                                         echo, mutants)
             echo("")
             echo(format_verdicts(assignment, verdicts))
             echo("")

@@ -1,0 +1,9 @@
+# mutant: n x 1 first, then 1 x n
+# replaces: factorized_conv_solution
+# loses: factorized_conv_test, factorized_conv_test_hidden
+# message: expected kernels
+def factorized_conv(in_channels, out_channels, n):
+    """1 x n conv, ReLU, n x 1 conv, ReLU; keeps the spatial size."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, (n, 1), padding=(n // 2, 0)), nn.ReLU(),
+        nn.Conv2d(out_channels, out_channels, (1, n), padding=(0, n // 2)), nn.ReLU())

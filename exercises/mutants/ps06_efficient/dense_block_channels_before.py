@@ -1,0 +1,15 @@
+# mutant: lists the channels entering each layer instead of those after it
+# replaces: dense_block_solution
+# loses: dense_block_test, dense_block_test_hidden
+# message: the first entry already includes the first layer's k maps
+def dense_block_channels(in_channels, growth_rate, num_layers):
+    """Channels of the block's tensor after each of its layers."""
+    return [in_channels + growth_rate * i for i in range(num_layers)]
+
+
+def dense_block(x, layers):
+    """Run ``layers`` densely on ``x``: each sees the concatenation of everything before it."""
+    features = [x]
+    for layer in layers:
+        features.append(layer(torch.cat(features, dim=1)))
+    return torch.cat(features, dim=1)
