@@ -1,0 +1,16 @@
+# mutant: every block has stride 1
+# replaces: make_resnet_solution
+# loses: make_resnet_test, make_resnet_test_hidden
+# message: expected block(64, 128, stride=2), got block(64, 128, stride=1)
+def make_resnet(block, layers, num_classes=1000):
+    """A ResNet: stem, four stages of ``block`` with ``layers`` blocks each, pool, FC."""
+    modules = [nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64),
+               nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=2, padding=1)]
+    channels = 64
+    for i, (planes, count) in enumerate(zip((64, 128, 256, 512), layers)):
+        for j in range(count):
+            stride = 1
+            modules.append(block(channels, planes, stride))
+            channels = planes * block.expansion
+    modules += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
+    return nn.Sequential(*modules)

@@ -1,0 +1,14 @@
+# mutant: gates without the sigmoid
+# replaces: se_block_solution
+# loses: se_block_test, se_block_test_hidden
+# message: a sigmoid after fc2, so each lies between 0 and 1
+class SEBlock(nn.Module):
+    def __init__(self, channels, reduction=16):
+        super().__init__()
+        self.fc1 = nn.Linear(channels, channels // reduction)
+        self.fc2 = nn.Linear(channels // reduction, channels)
+
+    def forward(self, x):
+        s = x.mean(dim=(2, 3))
+        s = self.fc2(F.relu(self.fc1(s)))
+        return x * s[:, :, None, None]
