@@ -13,6 +13,7 @@ from cnncourse.analysis import (
     conv_macs,
     conv_output_size,
     conv_params,
+    count_macs,
     count_parameters,
     depthwise_separable_macs,
     layer_table,
@@ -324,3 +325,16 @@ def test_functional_ops_inside_a_leaf_are_attributed_to_it():
     table = layer_table(nn.Sequential(Attention()), (4, 6))
     assert table.row("0").macs == 2 * 4 * 6 * 6
     assert table.unlisted_macs == 0
+
+
+def test_count_macs_on_meta_equals_layer_table_on_real_tensors():
+    def build():
+        return nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
+                             nn.Conv2d(8, 16, 3, groups=2), nn.Flatten(), nn.LazyLinear(5))
+
+    real = build()
+    real(torch.zeros(1, 3, 20, 20))  # materialise the lazy layer
+    with torch.device("meta"):
+        meta = nn.Sequential(*list(build())[:-1], nn.Linear(16 * 8 * 8, 5))
+    assert count_macs(meta, 20) == layer_table(real, (3, 20, 20)).total_macs
+    assert count_macs(meta, 20) == 3 * 8 * 9 * 10 * 10 + 4 * 16 * 9 * 8 * 8 + 16 * 64 * 5

@@ -25,6 +25,7 @@ from tests.problem_sets import (
 # that part, left out elsewhere so the mutant tests stay fast.
 SLOW_CELLS = {
     "ps02_lenet": frozenset({"train_lenet5_solution", "train_lenet5_test"}),
+    "ps07_modern": frozenset({"macs_ratio_solution", "macs_ratio_test", "macs_ratio_test_hidden"}),
 }
 
 MUTANTS = [(a, path) for a in ASSIGNMENTS for path in mutant_files(a)]

@@ -10,7 +10,13 @@ from cnncourse.analysis.arithmetic import (
     linear_params,
     receptive_field,
 )
-from cnncourse.analysis.layers import LayerRow, LayerTable, count_parameters, layer_table
+from cnncourse.analysis.layers import (
+    LayerRow,
+    LayerTable,
+    count_macs,
+    count_parameters,
+    layer_table,
+)
 
 __all__ = [
     "LayerRow",
@@ -19,6 +25,7 @@ __all__ = [
     "conv_macs",
     "conv_output_size",
     "conv_params",
+    "count_macs",
     "count_parameters",
     "depthwise_separable_macs",
     "layer_table",

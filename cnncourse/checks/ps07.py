@@ -1,0 +1,635 @@
+"""Checkers for problem set 7: modern networks (compound scaling and its measured cost, an
+MBConv block with squeeze-and-excitation, a ConvNeXt block, global response normalisation,
+one REINFORCE update of an architecture-search controller).
+
+One ``check_<thing>(student_obj, hidden=False)`` per graded part. Answers are compared with
+the course's own (``cnncourse.models.efficientnet``, ``cnncourse.models.convnext``,
+``cnncourse.nas``): modules after copying the reference's parameters into the student's in
+the order they were registered, functions on the same inputs. Batch norms run in eval mode
+with their initial statistics. Each checker raises ``AssertionError`` on the first wrong case,
+with a hint naming the mistake when it is a known one, and prints one line on success.
+
+``count_macs`` is not a checker but a tool the notebook uses: MACs counted by torch's
+``FlopCounterMode`` on a model built on the meta device, so nothing is computed.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnncourse.analysis import count_macs
+from cnncourse.checks._core import (
+    Call,
+    Guard,
+    check_callable,
+    check_close,
+    check_int,
+    check_shape,
+    check_type,
+    checker,
+    diagnose,
+    fail,
+    generator,
+    randn,
+    reference_objects,
+    refuse_reference,
+    report_success,
+)
+from cnncourse.models.convnext import ConvNeXtBlock, global_response_norm
+from cnncourse.models.efficientnet import (
+    EfficientNet,
+    MBConv,
+    compound_flops_factor,
+    compound_multipliers,
+)
+from cnncourse.nas.controller import Controller
+from cnncourse.nas.reinforce import reinforce_gradient
+from cnncourse.nas.space import SearchSpace
+
+REFERENCES = reference_objects("cnncourse.models.efficientnet", "cnncourse.models.convnext",
+                               "cnncourse.nas.controller", "cnncourse.nas.reinforce")
+
+BASE_RESOLUTION = 224
+
+
+# =========================================================================== tools and helpers
+def _warm_up() -> None:
+    """Count a small EfficientNet once, on import. The first forward pass on the meta device
+    imports a large part of torch (its decompositions, ``torch._dynamo``, which rebinds
+    ``torch.manual_seed``): done here, in the notebook's setup cell, it costs its second once
+    and never happens during a student's cell, where the autograder would see torch change."""
+    with torch.device("meta"):
+        model = EfficientNet(num_classes=2)
+    count_macs(model, 32)
+
+
+_warm_up()
+
+
+def _start(student: Any, name: str) -> None:
+    check_callable(student, name)
+    refuse_reference(student, name, REFERENCES)
+
+
+def _build(guard: Guard, call: Call) -> nn.Module:
+    module = guard.call(call)
+    check_type(module, nn.Module, call, "the result", hint="build an nn.Module.")
+    refuse_reference(type(module), call.name, REFERENCES)
+    return module
+
+
+def _params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _squeezed(shape: Sequence[int]) -> tuple[int, ...]:
+    """A shape without its 1s: a 1x1 conv's (out, in, 1, 1) weight matches a Linear's."""
+    return tuple(s for s in shape if s != 1)
+
+
+def _randomise(reference: nn.Module, seed: int) -> None:
+    """Every parameter random from a private generator, of a size that keeps the activations
+    near 1: weights ~ 1/sqrt(fan-in), norm scales near 1, biases and shifts small."""
+    with torch.no_grad():
+        for j, (name, p) in enumerate(reference.named_parameters()):
+            noise = randn(p.shape, seed=seed + j)
+            if p.dim() > 1:
+                p.copy_(noise / math.sqrt(p[0].numel()))
+            elif name.endswith("weight") or name == "gamma":
+                p.copy_(1.0 + 0.2 * noise)
+            else:
+                p.copy_(0.2 * noise)
+
+
+def _copy_params(student: nn.Module, reference: nn.Module, call: Call, hint: str) -> None:
+    """Give the student's module the reference's parameters, in registration order; a 1x1
+    convolution may stand where the reference has a Linear layer and vice versa."""
+    ours = list(reference.parameters())
+    theirs = list(student.parameters())
+    want = [_squeezed(p.shape) for p in ours]
+    got = [_squeezed(p.shape) for p in theirs]
+    if want != got:
+        fail(call, f"expected parameters of shapes {want} (in the order they are registered, "
+                   f"size-1 dimensions left out), got {got}.", hint)
+    with torch.no_grad():
+        for mine, yours in zip(ours, theirs, strict=True):
+            yours.copy_(mine.reshape(yours.shape))
+
+
+def _run(module: nn.Module, x: torch.Tensor, call: Call, hint: str) -> torch.Tensor:
+    with torch.no_grad():
+        try:
+            return module.eval()(x.clone())
+        except Exception as exc:  # noqa: BLE001 - the student's module failed to run
+            fail(call, f"running the module on x {tuple(x.shape)} raised "
+                       f"{type(exc).__name__}: {exc}.", hint)
+
+
+def _number(got: Any, call: Call | str, what: str) -> float:
+    """A real number (a one-element tensor counts), or a failure saying what to return."""
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = got.item()
+    if not isinstance(got, numbers.Real) or isinstance(got, bool):
+        fail(call, f"expected {what} to be a number, got {type(got).__name__} {got!r}.",
+             "return a float.")
+    return float(got)
+
+
+def _check_number(got: Any, expected: float, call: Call | str, what: str,
+                  hint: Callable[[], str | None] | str | None = None,
+                  rel: float = 1e-6) -> None:
+    value = _number(got, call, what)
+    if not math.isclose(value, expected, rel_tol=rel, abs_tol=1e-9):
+        fail(call, f"expected {what} {expected:.6g}, got {value:.6g}.", hint)
+
+
+class _ShownCall(Call):
+    """A call whose arguments are too long to print (lists of tensors): shown by a summary."""
+
+    def __init__(self, name: str, args: Sequence[tuple[str | None, Any]], shown: str) -> None:
+        super().__init__(name, args)
+        self.shown = shown
+
+    def __str__(self) -> str:
+        return self.shown
+
+
+# =========================================================================== 1. compound scaling
+PAPER = (1.2, 1.1, 1.15)
+SCALING_CASES: list[tuple[float, tuple[float, float, float] | None]] = [  # phi, coefficients
+    (1, None), (2, PAPER)]
+SCALING_HIDDEN: list[tuple[float, tuple[float, float, float] | None]] = [
+    (0, PAPER), (3.5, (1.3, 1.2, 1.1)), (7, None), (1, (1.1, 1.25, 1.05)), (0.5, (2.0, 1.0, 1.0))]
+
+
+def _as_vector(values: Any) -> torch.Tensor | None:
+    try:
+        return torch.tensor([float(v) for v in values], dtype=torch.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def _multipliers_case(guard: Guard, phi: float,
+                      coefficients: tuple[float, float, float] | None) -> None:
+    a, b, g = coefficients or PAPER
+    kwargs = {} if coefficients is None else {"alpha": a, "beta": b, "gamma": g}
+    call = Call("compound_multipliers", [(None, phi)], kwargs)
+    got = guard.call(call)
+    if not isinstance(got, tuple | list) or len(got) != 3:
+        fail(call, f"expected a triple (d, w, r), got {got!r}.", "return d, w, r")
+    expected = compound_multipliers(phi, a, b, g)
+    vector = _as_vector(got)
+
+    def hint() -> str | None:
+        return diagnose(vector, [
+            ("the width multiplier went to depth: d = alpha**phi scales the layers, w = "
+             "beta**phi the channels, r = gamma**phi the resolution.",
+             lambda: torch.tensor([b**phi, a**phi, g**phi], dtype=torch.float64)),
+            ("each multiplier is a power of its coefficient: alpha**phi, not alpha * phi.",
+             lambda: torch.tensor([a * phi, b * phi, g * phi], dtype=torch.float64)),
+        ], "d = alpha**phi, w = beta**phi, r = gamma**phi.")
+
+    for i, name in enumerate(("depth multiplier d", "width multiplier w",
+                              "resolution multiplier r")):
+        _check_number(got[i], expected[i], call, f"the {name}", hint)
+
+
+def _factor_case(guard: Guard, phi: float,
+                 coefficients: tuple[float, float, float] | None) -> None:
+    a, b, g = coefficients or PAPER
+    kwargs = {} if coefficients is None else {"alpha": a, "beta": b, "gamma": g}
+    call = Call("flops_factor", [(None, phi)], kwargs)
+    got = _number(guard.call(call), call, "the FLOPs factor")
+    _check_number(got, compound_flops_factor(phi, a, b, g), call, "the FLOPs factor",
+                  lambda: diagnose(got, [
+                      ("beta is squared: the width multiplies the channels on both sides of "
+                       "every convolution, so its cost grows like w**2.",
+                       lambda: (a * b * g**2) ** phi),
+                      ("gamma is squared: the resolution multiplies both H and W, so the cost "
+                       "grows like r**2.", lambda: (a * b**2 * g) ** phi),
+                      ("width and resolution both enter squared: (alpha * beta**2 * "
+                       "gamma**2)**phi.", lambda: (a * b * g) ** phi),
+                      ("use the coefficients you are given: alpha * beta**2 * gamma**2 is only "
+                       "about 2.", lambda: 2.0**phi),
+                      ("the factor is a power: (alpha * beta**2 * gamma**2)**phi.",
+                       lambda: a * b**2 * g**2 * phi),
+                  ], "the cost grows like d * w**2 * r**2 = (alpha * beta**2 * "
+                     "gamma**2)**phi."))
+
+
+@checker
+def check_compound_scaling(multipliers_fn: Any, factor_fn: Any, hidden: bool = False) -> None:
+    """``compound_multipliers(phi, alpha, beta, gamma) -> (d, w, r)`` and
+    ``flops_factor(phi, alpha, beta, gamma) -> float``."""
+    _start(multipliers_fn, "compound_multipliers")
+    _start(factor_fn, "flops_factor")
+    cases = SCALING_CASES + (SCALING_HIDDEN if hidden else [])
+    for phi, coefficients in cases:
+        with Guard(multipliers_fn, "compound_multipliers", references=REFERENCES) as guard:
+            _multipliers_case(guard, phi, coefficients)
+        with Guard(factor_fn, "flops_factor", references=REFERENCES) as guard:
+            _factor_case(guard, phi, coefficients)
+    report_success("compound_scaling", len(cases), hidden)
+
+
+# =========================================================================== 2. measured ratio
+# Each case counts two networks of the student's and one of ours: a tenth of a second each.
+MACS_CASES: list[float] = [1.0]
+MACS_HIDDEN: list[float] = [2.0]
+
+
+@functools.lru_cache(maxsize=32)
+def reference_macs(width: float, depth: float, resolution: int) -> int:
+    """MACs of ``EfficientNet(width=width, depth=depth)`` at ``resolution`` pixels."""
+    with torch.device("meta"):
+        model = EfficientNet(width=width, depth=depth)
+    return count_macs(model, resolution)
+
+
+def reference_macs_ratio(d: float, w: float, r: float) -> float:
+    """MACs of B0 scaled by (d, w, r) at round(224 * r) pixels over B0's at 224 pixels."""
+    return (reference_macs(w, d, round(BASE_RESOLUTION * r))
+            / reference_macs(1.0, 1.0, BASE_RESOLUTION))
+
+
+def _macs_case(guard: Guard, phi: float) -> None:
+    name = "scaled_macs_ratio"
+    d, w, r = (round(m, 4) for m in compound_multipliers(phi))
+    res = round(BASE_RESOLUTION * r)
+    base = reference_macs(1.0, 1.0, BASE_RESOLUTION)
+    call = Call(name, [(None, d), (None, w), (None, r)])
+    got = _number(guard.call(call), call, "the MACs ratio")
+    _check_number(got, reference_macs_ratio(d, w, r), call, "the MACs ratio", rel=1e-4,
+                  hint=lambda: diagnose(got, [
+                      ("width and depth are swapped: EfficientNet(width=w, depth=d).",
+                       lambda: reference_macs(d, w, res) / base),
+                      (f"the scaled network sees round(224 * r) = {res} pixels, not 224.",
+                       lambda: reference_macs(w, d, BASE_RESOLUTION) / base),
+                      (f"round the resolution to the nearest pixel: round(224 * r) = {res}.",
+                       lambda: reference_macs(w, d, int(BASE_RESOLUTION * r)) / base),
+                      ("the ratio is the scaled network's MACs divided by B0's, not the other "
+                       "way round.", lambda: base / reference_macs(w, d, res)),
+                      ("measure the real networks with count_macs: the formula d * w**2 * r**2 "
+                       "ignores rounding and the layers that do not scale.",
+                       lambda: d * w**2 * r**2),
+                  ], "count_macs(EfficientNet(width=w, depth=d), round(224 * r)) divided by "
+                     "count_macs(EfficientNet(), 224), both built on the meta device."))
+
+
+@checker
+def check_macs_ratio(student_fn: Any, hidden: bool = False) -> None:
+    """``scaled_macs_ratio(d, w, r) -> float``, measured on real EfficientNets."""
+    name = "scaled_macs_ratio"
+    _start(student_fn, name)
+    cases = MACS_CASES + (MACS_HIDDEN if hidden else [])
+    # the answer builds the course's EfficientNet: a tool here, not a forbidden answer
+    with Guard(student_fn, name) as guard:
+        for phi in cases:
+            _macs_case(guard, phi)
+    report_success(name, len(cases), hidden)
+
+
+# =========================================================================== 3. MBConv with SE
+MBCONV_CASES: list[tuple[int, int, int, int, int, int]] = [  # in, out, kernel, stride, t, size
+    (8, 8, 3, 1, 4, 6), (8, 16, 5, 2, 6, 7)]
+MBCONV_HIDDEN: list[tuple[int, int, int, int, int, int]] = [
+    (16, 16, 5, 1, 1, 5), (4, 6, 3, 1, 3, 5), (12, 12, 3, 2, 6, 6), (3, 3, 3, 1, 2, 4)]
+
+
+def _mbconv_variant(ref: MBConv, x: torch.Tensor, act: Callable = F.silu,
+                    se_act: Callable = F.silu, gate: Callable = torch.sigmoid) -> torch.Tensor:
+    """The reference block's forward with one piece swapped, for diagnosing a wrong output."""
+    def conv_bn(seq: nn.Module, h: torch.Tensor, activate: bool) -> torch.Tensor:
+        if isinstance(seq, nn.Identity):
+            return h
+        h = seq[1](seq[0](h))
+        return act(h) if activate else h
+
+    h = conv_bn(ref.depthwise, conv_bn(ref.expand, x, True), True)
+    s = ref.se.fc2(se_act(ref.se.fc1(h.mean(dim=(2, 3), keepdim=True))))
+    out = conv_bn(ref.project, h * gate(s), False)
+    return x + out if ref.use_residual else out
+
+
+def _mbconv_case(guard: Guard, i: int, case: tuple[int, int, int, int, int, int]) -> None:
+    c_in, c_out, k, s, t, size = case
+    call = Call("MBConv", [(None, c_in), (None, c_out), (None, k), (None, s), (None, t)])
+    module = _build(guard, call)
+    reference = MBConv(c_in, c_out, k, s, t)
+    _randomise(reference, 1000 + 20 * i)
+    squeeze = reference.se.fc1.out_channels
+    check_int(_params(module), _params(reference), call, "parameters",
+              hint=lambda: diagnose(_params(module), [
+                  (f"squeeze-and-excitation squeezes to a quarter of the block's INPUT "
+                   f"channels, max(1, in_channels // 4) = {squeeze}, not of the expanded ones.",
+                   lambda: _params(MBConv(c_in, c_out, k, s, t, se_ratio=0.25 * t))),
+                  ("the squeeze-and-excitation unit is missing: two 1x1 convs with bias, "
+                   "hidden -> in_channels // 4 -> hidden.",
+                   lambda: _params(reference) - _params(reference.se)),
+                  ("no expansion conv when expand == 1: the depth-wise conv works on the "
+                   "input directly.",
+                   lambda: _params(reference) + c_in * c_in + 2 * c_in if t == 1 else -1),
+              ], "1x1 expansion to in * expand channels (none when expand == 1), depth-wise "
+                 "k x k, SE (hidden -> in // 4 -> hidden, with biases), 1x1 projection; the "
+                 "convs without bias, each followed by BatchNorm2d."))
+    _copy_params(module, reference, call,
+                 "register the layers in the order they run: expansion conv and BN (only "
+                 "when expand != 1), depth-wise conv and BN, the SE's two 1x1 convs, "
+                 "projection conv and BN.")
+    x = randn((2, c_in, size, size), seed=100 + i)
+    got = _run(module, x, call, "padding k // 2 and the stride on the depth-wise conv; add "
+                                "the input only when the shapes match.")
+    with torch.no_grad():
+        expected = reference.eval()(x)
+    check_type(got, torch.Tensor, call, "the output")
+    check_shape(got, expected.shape, call,
+                hint="the stride belongs on the depth-wise conv (padding k // 2); the "
+                     "projection sets the output channels.")
+
+    def hint() -> str | None:
+        relu_hint = ("EfficientNet uses SiLU (nn.SiLU, 'swish') after the expansion and the "
+                     "depth-wise conv, not ReLU.")
+        with torch.no_grad():
+            return diagnose(got, [
+                ("the SE gate is sigmoid(fc2(...)): without the sigmoid the channels are "
+                 "scaled by unbounded numbers instead of gates in (0, 1).",
+                 lambda: _mbconv_variant(reference, x, gate=lambda z: z)),
+                (relu_hint, lambda: _mbconv_variant(reference, x, act=F.relu)),
+                (relu_hint, lambda: _mbconv_variant(reference, x, act=F.relu, se_act=F.relu)),
+                ("the SE's inner activation is SiLU, as everywhere in EfficientNet.",
+                 lambda: _mbconv_variant(reference, x, se_act=F.relu)),
+            ], "expand (1x1, BN, SiLU), depth-wise (k x k, BN, SiLU), SE (mean over H and W, "
+               "fc1, SiLU, fc2, sigmoid, multiply), project (1x1, BN); add the input when the "
+               "stride is 1 and the channels match.")
+
+    check_close(got, expected, call, atol=1e-4, rtol=1e-4, hint=hint)
+
+
+@checker
+def check_mbconv(student_cls: Any, hidden: bool = False) -> None:
+    """``MBConv(in_channels, out_channels, kernel, stride, expand)`` with squeeze-and-excitation."""
+    name = "MBConv"
+    _start(student_cls, name)
+    cases = MBCONV_CASES + (MBCONV_HIDDEN if hidden else [])
+    with Guard(student_cls, name, references=REFERENCES) as guard:
+        for i, case in enumerate(cases):
+            _mbconv_case(guard, i, case)
+    report_success(name, len(cases), hidden)
+
+
+# =========================================================================== 4. ConvNeXt block
+CONVNEXT_CASES: list[tuple[int, float, tuple[int, int, int, int]]] = [  # C, layer scale, x
+    (8, 1e-6, (2, 8, 6, 5)), (12, 0.5, (1, 12, 7, 7))]
+CONVNEXT_HIDDEN: list[tuple[int, float, tuple[int, int, int, int]]] = [
+    (4, 1e-6, (2, 4, 9, 3)), (16, 0.1, (1, 16, 3, 4)), (6, 1.0, (2, 6, 1, 2))]
+
+
+def _convnext_variant(ref: ConvNeXtBlock, x: torch.Tensor, norm: str = "channels",
+                      act: Callable = F.gelu, scale: bool = True,
+                      residual: bool = True) -> torch.Tensor:
+    """The reference block's forward with one piece changed, for diagnosing a wrong output."""
+    out = ref.dwconv(x)
+    if norm == "channels":
+        out = ref.norm(out.permute(0, 2, 3, 1))
+    else:  # every value of a sample together: (C, H, W), with the per-channel affine
+        out = F.group_norm(out, 1, ref.norm.weight, ref.norm.bias, ref.norm.eps)
+        out = out.permute(0, 2, 3, 1)
+    out = ref.pwconv2(act(ref.pwconv1(out)))
+    if scale:
+        out = ref.gamma * out
+    out = out.permute(0, 3, 1, 2)
+    return x + out if residual else out
+
+
+def _convnext_case(guard: Guard, i: int,
+                   case: tuple[int, float, tuple[int, int, int, int]]) -> None:
+    c, scale, shape = case
+    call = Call("ConvNeXtBlock", [(None, c)], {"layer_scale": scale})
+    module = _build(guard, call)
+    reference = ConvNeXtBlock(c, layer_scale=scale)
+    check_int(_params(module), _params(reference), call, "parameters",
+              hint=lambda: diagnose(_params(module), [
+                  (f"the layer scale is missing: a learnable factor per channel, "
+                   f"nn.Parameter(torch.full(({c},), layer_scale)), multiplies the branch "
+                   "before it is added to the input.",
+                   lambda: _params(ConvNeXtBlock(c, layer_scale=None))),
+                  ("the LayerNorm has a weight and a bias per channel "
+                   "(elementwise_affine=True).", lambda: _params(reference) - 2 * c),
+                  ("the MLP widens to 4 * channels and comes back: Linear(C, 4C), GELU, "
+                   "Linear(4C, C).",
+                   lambda: _params(ConvNeXtBlock(c, layer_scale=scale, expansion=2))),
+              ], "depth-wise 7x7 conv with bias (49C + C), LayerNorm (2C), Linear(C, 4C) and "
+                 "Linear(4C, C) with biases, and C layer-scale values."))
+    start = torch.full((c,), scale, dtype=torch.float64)
+    if not any(p.numel() == c and torch.allclose(p.detach().double().reshape(-1), start,
+                                                 rtol=1e-6, atol=0)
+               for p in module.parameters()):
+        fail(call, f"expected a layer-scale parameter of {c} values, each starting at "
+                   f"layer_scale = {scale}; found none.",
+             f"self.gamma = nn.Parameter(torch.full(({c},), layer_scale)): it starts tiny so "
+             "that a new block is almost the identity.")
+    _randomise(reference, 2000 + 20 * i)
+    _copy_params(module, reference, call,
+                 "register the layers in the order they run: depth-wise conv, LayerNorm, "
+                 "Linear(C, 4C), Linear(4C, C), then the layer scale.")
+    x = randn(shape, seed=200 + i)
+    got = _run(module, x, call, "nn.LayerNorm(channels) normalises the LAST dimension: permute "
+                                "x to (N, H, W, C) after the depth-wise conv, apply the norm "
+                                "and the two Linear layers, and permute back to (N, C, H, W) "
+                                "before adding the input.")
+    with torch.no_grad():
+        expected = reference.eval()(x)
+    check_type(got, torch.Tensor, call, "the output")
+    check_shape(got, expected.shape, call,
+                hint="the block keeps the shape: padding 3 on the 7x7 depth-wise conv.")
+
+    def hint() -> str | None:
+        with torch.no_grad():
+            return diagnose(got, [
+                ("the LayerNorm normalises the C channels at each position (H, W) on its own, "
+                 "not all of (C, H, W) together: channels last, then nn.LayerNorm(channels).",
+                 lambda: _convnext_variant(reference, x, norm="all")),
+                ("multiply the branch by the layer scale (self.gamma) before adding the input.",
+                 lambda: _convnext_variant(reference, x, scale=False)),
+                ("the block is residual: return x + branch.",
+                 lambda: _convnext_variant(reference, x, residual=False)),
+                ("ConvNeXt uses GELU (nn.GELU) between the two Linear layers, not ReLU.",
+                 lambda: _convnext_variant(reference, x, act=F.relu)),
+            ], "depth-wise 7x7 conv, permute to (N, H, W, C), LayerNorm, Linear(C, 4C), GELU, "
+               "Linear(4C, C), times gamma, permute back, plus x.")
+
+    check_close(got, expected, call, atol=1e-4, rtol=1e-4, hint=hint)
+
+
+@checker
+def check_convnext_block(student_cls: Any, hidden: bool = False) -> None:
+    """``ConvNeXtBlock(channels, layer_scale=1e-6)``: depth-wise 7x7, LayerNorm over the
+    channels, Linear 4x, GELU, Linear back, layer scale, residual."""
+    name = "ConvNeXtBlock"
+    _start(student_cls, name)
+    cases = CONVNEXT_CASES + (CONVNEXT_HIDDEN if hidden else [])
+    with Guard(student_cls, name, references=REFERENCES) as guard:
+        for i, case in enumerate(cases):
+            _convnext_case(guard, i, case)
+    report_success(name, len(cases), hidden)
+
+
+# =========================================================================== 5. GRN
+GRN_CASES: list[tuple[int, int, int, int]] = [(2, 4, 5, 6), (1, 3, 3, 8)]  # (N, H, W, C)
+GRN_HIDDEN: list[tuple[int, int, int, int]] = [(3, 7, 2, 5), (2, 1, 1, 4), (1, 6, 6, 3)]
+
+
+def _grn_case(guard: Guard, i: int, shape: tuple[int, int, int, int],
+              eps: float = 1e-6) -> None:
+    c = shape[-1]
+    x = randn(shape, seed=300 + i)
+    gamma = randn((c,), seed=310 + i)
+    beta = 0.5 * randn((c,), seed=320 + i)
+    call = Call("grn", [("x", x), ("gamma", gamma), ("beta", beta)])
+    got = guard.call(call)
+    expected = global_response_norm(x, gamma, beta, eps)
+    check_type(got, torch.Tensor, call, "the output")
+    check_shape(got, expected.shape, call, hint="GRN keeps the shape of x.")
+
+    def by_channels() -> torch.Tensor:
+        g = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+        return gamma * (x * g / (g.mean(dim=(1, 2), keepdim=True) + eps)) + beta + x
+
+    def relative(over_sum: bool = False) -> torch.Tensor:
+        g = torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True)
+        total = g.sum(dim=-1, keepdim=True) if over_sum else g.mean(dim=-1, keepdim=True)
+        return x * g / (total + eps)
+
+    over_channels = ("take each channel's L2 norm over the positions, dim=(1, 2) of (N, H, W, "
+                     "C), not over the channels; then divide by the mean of those norms over "
+                     "the channels (dim=-1).")
+    check_close(got, expected, call, atol=1e-5, rtol=1e-4,
+                hint=lambda: diagnose(got, [
+                    (over_channels, by_channels),
+                    (over_channels, lambda: gamma * x + beta + x),
+                    ("GRN adds its input back: gamma * (x * n) + beta + x.",
+                     lambda: gamma * relative() + beta),
+                    ("divide each norm by the MEAN of the norms over the channels, not by "
+                     "their sum.", lambda: gamma * relative(over_sum=True) + beta + x),
+                ], "g = the L2 norm of each channel over (H, W) (dim=(1, 2), keepdim=True); "
+                   "n = g / (g.mean(dim=-1, keepdim=True) + eps); return gamma * (x * n) + "
+                   "beta + x."))
+
+
+@checker
+def check_grn(student_fn: Any, hidden: bool = False) -> None:
+    """``grn(x, gamma, beta, eps=1e-6)`` on a channels-last (N, H, W, C) tensor."""
+    name = "grn"
+    _start(student_fn, name)
+    cases = GRN_CASES + (GRN_HIDDEN if hidden else [])
+    with Guard(student_fn, name, references=REFERENCES) as guard:
+        for i, shape in enumerate(cases):
+            _grn_case(guard, i, shape)
+    report_success(name, len(cases), hidden)
+
+
+# =========================================================================== 6. REINFORCE
+# (space, architectures in the batch, learning rate, baseline)
+REINFORCE_CASES: list[tuple[SearchSpace, int, float, float]] = [
+    (SearchSpace(layers=1), 3, 0.1, 0.5), (SearchSpace(layers=2), 4, 0.5, 0.3)]
+REINFORCE_HIDDEN: list[tuple[SearchSpace, int, float, float]] = [
+    (SearchSpace(layers=1, kernels=(3, 5), channels=(8, 16, 32, 64)), 1, 1.0, 0.2),
+    (SearchSpace(layers=3), 6, 0.05, 0.7),
+    (SearchSpace(layers=2, kernels=(1, 3, 5, 7)), 5, 0.2, -0.4)]
+
+
+def _controller(space: SearchSpace, seed: int) -> Controller:
+    controller = Controller(space)
+    with torch.no_grad():
+        for j, logit in enumerate(controller.logits):
+            logit.copy_(randn(logit.shape, seed=seed + j))
+    return controller
+
+
+def _gradient_variant(logits: list[torch.Tensor], archs: list[tuple[int, ...]],
+                      rewards: list[float], baseline: float,
+                      decisions: Sequence[int] | None = None) -> torch.Tensor:
+    """The gradient (concatenated) of the REINFORCE loss whose log-probabilities sum over
+    ``decisions`` only (all when None)."""
+    leaves = [logit.detach().clone().requires_grad_() for logit in logits]
+    keep = range(len(leaves)) if decisions is None else decisions
+    terms = []
+    for arch, reward in zip(archs, rewards, strict=True):
+        log_prob = sum(torch.log_softmax(leaves[k], dim=0)[arch[k]] for k in keep)
+        terms.append((reward - baseline) * log_prob)
+    loss = -torch.stack(terms).mean()
+    return torch.cat([g if g is not None else torch.zeros_like(leaf) for g, leaf in
+                      zip(torch.autograd.grad(loss, leaves, allow_unused=True), leaves,
+                          strict=True)])
+
+
+def _reinforce_case(guard: Guard, i: int, case: tuple[SearchSpace, int, float, float]) -> None:
+    name = "reinforce_update"
+    space, m, lr, baseline = case
+    controller = _controller(space, seed=400 + 20 * i)
+    sampler = generator(500 + i)
+    archs = [controller.sample(sampler) for _ in range(m)]
+    rewards = [round(float(v), 3) for v in torch.rand(m, generator=sampler)]
+    logits = [p.detach().clone() for p in controller.logits]
+    sizes = [len(p) for p in logits]
+    call = _ShownCall(name, [(None, [p.clone() for p in logits]), (None, archs),
+                             (None, rewards), (None, baseline), (None, lr)],
+                      f"{name}(logits of {len(sizes)} decisions with {sizes} options, "
+                      f"archs={archs}, rewards={rewards}, baseline={baseline}, lr={lr})")
+    got = guard.call(call)
+    if not isinstance(got, list | tuple) or len(got) != len(logits):
+        fail(call, f"expected a list of {len(logits)} tensors (the new logits of each "
+                   f"decision), got {type(got).__name__} {got!r:.80}.",
+             "return [logit - lr * grad for each decision's logit and gradient].")
+    for k, (new, old) in enumerate(zip(got, logits, strict=True)):
+        check_type(new, torch.Tensor, call, f"new logits of decision {k}")
+        check_shape(new, old.shape, call, f"new logits of decision {k}",
+                    "one new logit per option, as in the input.")
+    expected = torch.cat(reinforce_gradient(controller, archs, rewards, baseline)).detach()
+    step = torch.cat([(old - new.detach()) / lr for new, old in zip(got, logits, strict=True)])
+    every = ("log pi(a) is the SUM over all decisions of log_softmax(logits[k])[a[k]]: every "
+             "decision's logits get a gradient, not only the {} one's.")
+    check_close(step, expected, call, "the gradient your step followed, (old - new) / lr,",
+                atol=1e-5, rtol=1e-4,
+                hint=lambda: diagnose(step, [
+                    ("the logits moved the wrong way: the loss is -(1/m) sum (R - b) log pi(a), "
+                     "and a step SUBTRACTS lr times its gradient, so that architectures that "
+                     "beat the baseline become more likely.", lambda: -expected),
+                    ("subtract the baseline: the advantage is R - baseline, not R.",
+                     lambda: _gradient_variant(logits, archs, rewards, 0.0)),
+                    (every.format("last"), lambda: _gradient_variant(
+                        logits, archs, rewards, baseline, [len(logits) - 1])),
+                    (every.format("first"), lambda: _gradient_variant(
+                        logits, archs, rewards, baseline, [0])),
+                    ("average over the batch: divide the sum over the architectures by their "
+                     "number.", lambda: expected * len(archs)),
+                ], "loss = -mean over the batch of (R - baseline) * sum_k "
+                   "log_softmax(logits[k])[a[k]]; take its gradient with autograd and return "
+                   "[logit - lr * grad]."))
+
+
+@checker
+def check_reinforce_update(student_fn: Any, hidden: bool = False) -> None:
+    """``reinforce_update(logits, archs, rewards, baseline, lr) -> new logits``: one gradient
+    step on -(1/m) sum_i (R_i - b) log pi(a_i)."""
+    name = "reinforce_update"
+    _start(student_fn, name)
+    cases = REINFORCE_CASES + (REINFORCE_HIDDEN if hidden else [])
+    with Guard(student_fn, name, references=REFERENCES) as guard:
+        for i, case in enumerate(cases):
+            _reinforce_case(guard, i, case)
+    report_success(name, len(cases), hidden)
+
+
+__all__: Sequence[str] = [
+    "check_compound_scaling", "check_convnext_block", "check_grn", "check_macs_ratio",
+    "check_mbconv", "check_reinforce_update", "count_macs",
+]

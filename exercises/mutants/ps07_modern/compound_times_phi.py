@@ -1,0 +1,12 @@
+# mutant: multiplies each coefficient by phi instead of raising it to the power phi
+# replaces: compound_scaling_solution
+# loses: compound_scaling_test, compound_scaling_test_hidden
+# message: each multiplier is a power of its coefficient
+def compound_multipliers(phi, alpha=1.2, beta=1.1, gamma=1.15):
+    """Depth, width and resolution multipliers (d, w, r) for the coefficient phi."""
+    return alpha * phi, beta * phi, gamma * phi
+
+
+def flops_factor(phi, alpha=1.2, beta=1.1, gamma=1.15):
+    """How many times more FLOPs the phi-scaled network costs, by the scaling rule."""
+    return (alpha * beta**2 * gamma**2) ** phi

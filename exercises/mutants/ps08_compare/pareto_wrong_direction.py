@@ -1,0 +1,13 @@
+# mutant: treats a higher cost as better (keeps the most expensive models)
+# replaces: pareto_front_solution
+# loses: pareto_front_test, pareto_front_test_hidden
+# message: lower cost is better
+def pareto_front(costs, scores):
+    """Indices (increasing) of the points no other point dominates: lower cost, higher score."""
+    front = []
+    for i, (cost, score) in enumerate(zip(costs, scores)):
+        dominated = any(c >= cost and s >= score and (c > cost or s > score)
+                        for c, s in zip(costs, scores))
+        if not dominated:
+            front.append(i)
+    return front
