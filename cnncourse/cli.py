@@ -89,8 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(nbgrader autograde, each in its own process and sandbox; new students are added "
         "to the gradebook), write feedback/<student>/<assignment>/*.html, print a score "
         "table, and write reports/<assignment>/grades.csv, grades_by_part.csv, parts.png "
-        "and logs/. A submission that crashes, hangs or is not a notebook scores 0 with "
-        "the reason in grades.csv; it never stops the others.")
+        "and logs/. The grade comes from a clean re-run: each part's tests (hidden ones "
+        "included) run from the source notebook in a fresh process the student's other "
+        "cells never touched; anything that changed the checkers, torch or the IPython "
+        "kernel is undone, noted and flagged for review. Each submission is limited in "
+        "time per cell, memory (4 GB), output (1 MB a cell), threads, files and network. "
+        "A submission that crashes, hangs or is not a notebook gets what can be credited "
+        "and the reason in grades.csv and its feedback; it never stops the others.")
     grade.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment to grade")
 
     verify = verbs.add_parser(

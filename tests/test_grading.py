@@ -324,8 +324,10 @@ def test_ps01_parts_plot_and_gradebook_agree(ps01_class, ps01_points):
 def test_ps01_feedback_shows_points_and_messages_not_hidden_tests(ps01_class, ps01_points):
     total = sum(ps01_points.values())
     feedback = ps01_class / "feedback"
-    assert sorted(p.name for p in feedback.iterdir()) == [
-        "blank", "deleted_test", "full", "loop", "partial"]
+    assert sorted(p.name for p in feedback.iterdir()) == CLASS  # the broken ones too
+    broken = html_text(feedback / "broken_json" / PS01 / f"{PS01}.html")
+    assert f"{PS01} (Score: 0 / {total:g})" in broken and "is not valid JSON" in broken
+    assert "submit it again" in broken  # what to do
     partial = html_text(feedback / "partial" / PS01 / f"{PS01}.html")
     got = total - ps01_points["output_size"]
     assert f"{PS01} (Score: {got:.1f} / {total:.1f})" in partial

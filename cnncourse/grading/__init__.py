@@ -9,6 +9,10 @@ One module per job:
 - ``release``     student versions (``nbgrader generate_assignment``);
 - ``solutions``   executed solution notebooks;
 - ``sandbox``     the worker process: autograde + feedback for one student in a private course;
+- ``trusted``     the clean re-run whose verdict is the grade (tampering undone and reported);
+- ``limits``      time, memory, file, thread and network limits for one submission;
+- ``kernel``      the kernel nbgrader starts: ipykernel inside those limits and an audit hook;
+- ``execute``     nbgrader's Execute with a cap on each cell's output;
 - ``warm``        what the workers' fork server imports once, so each worker starts warm;
 - ``autograde``   one submission, start to finish, in its own sandbox (never raises);
 - ``gradebook``   the single writer of the course's sqlite gradebook;

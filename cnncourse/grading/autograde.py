@@ -5,7 +5,10 @@
 2. build a sandbox course (config, the assignment's source, a copy of the gradebook, this
    one submission) and run a worker process on it (``sandbox.run_worker``) with a
    wall-clock limit: nbgrader autograde and generate_feedback;
-3. read what it recorded and explain anything unusual (timeouts, a dead kernel).
+3. read what it recorded and explain anything unusual (timeouts, a dead kernel, output cut,
+   tampering noticed by the clean re-run, parts where the notebook run and the clean re-run
+   disagree); the clean re-run's verdict is the grade;
+4. write the reasons into the feedback page (or, when nbgrader made none, a page of ours).
 
 The result is written to the real course by the caller, one submission at a time
 (``gradebook.py``), so parallel workers never share the sqlite gradebook.
@@ -17,9 +20,11 @@ import json
 import multiprocessing
 import multiprocessing.context
 import os
+import re
 import shutil
 import signal
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +37,11 @@ from cnncourse.grading.cells import (
     is_locked,
     is_solution_cell,
     is_test_cell,
+    test_cells,
 )
 from cnncourse.grading.course import Course
+from cnncourse.grading.execute import OUTPUT_LIMIT, TRUNCATED
+from cnncourse.grading.feedback import add_notes, notice_page
 from cnncourse.grading.nbgrader_app import ensure_venv_on_path
 from cnncourse.grading.sandbox import LOG_FILE, RESULT_FILE, run_worker
 
@@ -72,6 +80,8 @@ class SubmissionResult:
     timestamp: str | None = None
     reasons: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    review: bool = False  # the code changed what the tests rely on: a human should look
+    outcomes: dict = field(default_factory=dict)  # notebook -> grade id -> clean re-run outcome
     autograded_dir: Path | None = None
     feedback_dir: Path | None = None
     log: str = ""
@@ -145,6 +155,32 @@ def locked_cell_changes(released: nbformat.NotebookNode, submitted: nbformat.Not
     return reasons
 
 
+def duplicated_ids(nb: nbformat.NotebookNode) -> list[str]:
+    """Grade ids that more than one cell carries (cells copied and pasted)."""
+    seen: dict[str, int] = {}
+    for cell in nb.cells:
+        if (gid := grade_id(cell)) is not None:
+            seen[gid] = seen.get(gid, 0) + 1
+    return [gid for gid, count in seen.items() if count > 1]
+
+
+def drop_duplicate_metadata(path: Path) -> None:
+    """Keep the nbgrader metadata of the first cell of each grade id only (nbgrader stops
+    on copies); the copies stay, as ordinary cells."""
+    nb, _ = _read_notebook(path)
+    if nb is None or not duplicated_ids(nb):
+        return
+    seen: set[str] = set()
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if gid is None:
+            continue
+        if gid in seen:
+            cell.metadata.pop("nbgrader", None)
+        seen.add(gid)
+    nbformat.write(nb, path)
+
+
 def inspect_submission(course: Course, assignment: str, student: str) -> Inspection:
     """Check the submitted files before spending a kernel on them."""
     folder = course.submitted_dir / student / assignment
@@ -164,6 +200,10 @@ def inspect_submission(course: Course, assignment: str, student: str) -> Inspect
         if nb is None:
             return Inspection(can_grade=False, notebook_found=True, reasons=[problem])
         code_cells += sum(cell.cell_type == "code" for cell in nb.cells)
+        copies = duplicated_ids(nb)
+        if copies:
+            reasons.append(f"cells pasted twice: the copies of {', '.join(copies)} were graded "
+                           "as ordinary code")
         released = course.release_dir / assignment / f"{name}.ipynb"
         if released.is_file():
             reasons += locked_cell_changes(nbformat.read(released, as_version=4), nb)
@@ -180,8 +220,11 @@ def build_sandbox(job: SubmissionJob) -> Path:
     shutil.copytree(job.course.source_dir / job.assignment, root / "source" / job.assignment,
                     ignore=_IGNORED)
     shutil.copy(job.template_gradebook, root / "gradebook.db")
-    shutil.copytree(job.submitted, root / "submitted" / job.student / job.assignment,
-                    ignore=_IGNORED)
+    copied = root / "submitted" / job.student / job.assignment
+    shutil.copytree(job.submitted, copied, ignore=_IGNORED)
+    for name in job.course.notebook_names(job.assignment):
+        if (copied / f"{name}.ipynb").is_file():
+            drop_duplicate_metadata(copied / f"{name}.ipynb")
     return root
 
 
@@ -213,7 +256,7 @@ def _run_worker(job: SubmissionJob, sandbox: Path, wall_limit: float) -> tuple[b
     worker = _worker_context().Process(
         target=run_worker, name=f"grade-{job.student}",
         args=(str(sandbox), job.assignment, job.student, job.cell_timeout, job.feedback,
-              environment))
+              environment, (str(job.course.root),), job.threads or os.cpu_count() or 1))
     worker.start()
     _RUNNING.add(worker.pid)
     try:
@@ -234,20 +277,40 @@ def _run_worker(job: SubmissionJob, sandbox: Path, wall_limit: float) -> tuple[b
     return finished, output
 
 
-def timed_out_cells(nb: nbformat.NotebookNode) -> list[str]:
-    """``5 (add_test)`` for each cell (1-based position) stopped by the time limit."""
-    found = []
-    for position, cell in enumerate(nb.cells, start=1):
-        if any(out.get("ename") == "CellTimeoutError" for out in cell.get("outputs", [])):
-            gid = grade_id(cell)
-            found.append(f"{position} ({gid})" if gid else str(position))
-    return found
+def _label(position: int, cell: nbformat.NotebookNode | None) -> str:
+    gid = grade_id(cell) if cell is not None else None
+    return f"{position} ({gid})" if gid else str(position)
+
+
+def timed_out_cells(nb: nbformat.NotebookNode, also: Iterable[int] = ()) -> list[str]:
+    """``5 (add_test)`` for each cell (1-based position) stopped by the time limit, in the
+    notebook run or (``also``: positions) in the clean re-run."""
+    cells = nb.cells
+    found = {position for position, cell in enumerate(cells, start=1)
+             if any(out.get("ename") == "CellTimeoutError" for out in cell.get("outputs", []))}
+    found |= {p for p in also if 1 <= p <= len(cells)}
+    return [_label(p, cells[p - 1]) for p in sorted(found)]
+
+
+def truncated_cells(nb: nbformat.NotebookNode) -> list[str]:
+    """Cells whose output the grader cut (``execute.py``)."""
+    return [_label(position, cell) for position, cell in enumerate(nb.cells, start=1)
+            if any(TRUNCATED in str(out.get("text", "")) for out in cell.get("outputs", []))]
+
+
+_EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
 
 
 def last_error(log: str) -> str:
-    """The last informative ERROR line of an nbgrader log (its summary lines skipped)."""
+    """The last informative ERROR line of an nbgrader log (its summary lines skipped), or
+    the exception a logged traceback ends with."""
     errors = [line.split("]", 1)[1].strip() for line in log.splitlines() if "| ERROR]" in line]
-    errors = [e for e in errors if e and not e.startswith(("There was an error", "Please see"))]
+    errors = [e for e in errors if e and not e.startswith(
+        ("There was an error", "Please see", "Traceback"))]
+    raised = [m.group(0).strip() for line in log.splitlines()
+              if (m := _EXCEPTION_LINE.match(line))]
+    if raised:
+        return raised[-1]
     return errors[-1] if errors else "see the log"
 
 
@@ -258,27 +321,81 @@ def explain_failure(log: str) -> str:
                 "called exit() or os._exit(), or hit a crash in compiled code)")
     if "UnresponsiveKernelError" in log or "kernel became unresponsive" in log:
         return "kernel stopped responding after a cell ran out of time"
+    missing = re.search(r"KeyError: '([^']+)'", log)
+    if missing:
+        return (f"nbgrader could not run it: the cell {missing.group(1)} is missing or lost "
+                "its nbgrader metadata (cells re-created or copied by hand)")
     return f"nbgrader could not grade it: {last_error(log)}"
+
+
+def disagreements(notebook_grades: list[dict], trusted: dict) -> list[str]:
+    """Reasons for test cells the notebook run and the clean re-run scored differently."""
+    ran = {(g["notebook"], g["grade_id"]): g["auto_score"] or 0.0 for g in notebook_grades}
+    more, less = [], []
+    for grade in trusted["grades"]:
+        key = (grade["notebook"], grade["grade_id"])
+        if key not in ran or ran[key] == grade["auto_score"]:
+            continue
+        outcome = trusted["outcomes"].get(grade["notebook"], {}).get(grade["grade_id"], {})
+        if ran[key] > grade["auto_score"]:
+            why = outcome.get("message", "")[:160]
+            more.append(f"{grade['grade_id']} ({why})" if why else grade["grade_id"])
+        else:
+            less.append(grade["grade_id"])
+    reasons = []
+    if more:  # the notebook run was fooled somehow: a human should look
+        reasons.append("passed in the notebook but failed when its code was re-run apart from "
+                       f"the tests, which counts: {', '.join(more)}")
+    if less:
+        reasons.append("failed in the notebook but passed when re-run apart from the rest of "
+                       f"the notebook, which counts: {', '.join(less)}")
+    return reasons
 
 
 def _collect(job: SubmissionJob, sandbox: Path, result: SubmissionResult) -> None:
     """Fill ``result`` from the sandbox's result.json and output folders."""
     record = json.loads((sandbox / RESULT_FILE).read_text(encoding="utf-8"))
     autograde, feedback = record["autograde"], record["feedback"]
+    trusted = record["trusted"]
     result.log += autograde["log"] + (feedback["log"] if feedback else "")
-    result.grades, result.comments = record["grades"], record["comments"]
+    result.log += "\ntimings: " + ", ".join(f"{k} {v:.1f} s" for k, v in
+                                           record.get("timings", {}).items()) + "\n"
+    result.comments = record["comments"]
     result.timestamp = record["timestamp"]
-    if autograde["returncode"] != 0:
-        result.reasons.append(explain_failure(autograde["log"]))
-        return
-    result.graded = True
-    result.autograded_dir = sandbox / "autograded" / job.student / job.assignment
-    for path in sorted(result.autograded_dir.glob("*.ipynb")):
-        cells = timed_out_cells(nbformat.read(path, as_version=4))
+    result.grades = trusted["grades"]  # the clean re-run's verdict is the grade
+    result.graded = bool(trusted["grades"])
+    result.review = trusted["tampered"]
+    result.outcomes = trusted["outcomes"]
+    result.reasons += trusted["notes"]
+    if not (trusted["network_isolated"] and record.get("kernel_isolated", True)):
+        result.reasons.append("network not blocked by the operating system here (Python's "
+                              "sockets were refused)")
+    ran = autograde["returncode"] == 0
+    if ran:
+        result.autograded_dir = sandbox / "autograded" / job.student / job.assignment
+        notebooks = [nbformat.read(p, as_version=4)
+                     for p in sorted(result.autograded_dir.glob("*.ipynb"))]
+    else:  # positions of the clean re-run still name the submitted notebook's cells
+        notebooks = [nbformat.read(p, as_version=4)
+                     for p in sorted(job.submitted.glob("*.ipynb"))][:1]
+    for nb in notebooks:
+        cells = timed_out_cells(nb, trusted.get("timeouts", []))
         if cells:
             where = "cell" if len(cells) == 1 else "cells"
             result.reasons.append(
                 f"timed out after {job.cell_timeout} s in {where} {', '.join(cells)}")
+        cut = truncated_cells(nb) if ran else []
+        if cut:
+            result.reasons.append(f"output cut at {OUTPUT_LIMIT // 1000} kB in cell(s) "
+                                  f"{', '.join(cut)}")
+    if not ran:
+        result.reasons.append(explain_failure(autograde["log"])
+                              + ("; the parts that passed when re-run on their own count"
+                                 if result.auto_score else ""))
+        return
+    differ = disagreements(record["grades"], trusted)
+    result.reasons += differ
+    result.review |= any(r.startswith("passed in the notebook") for r in differ)
     if not job.feedback:
         return
     if feedback and feedback["returncode"] == 0:
@@ -311,5 +428,33 @@ def autograde_submission(job: SubmissionJob) -> SubmissionResult:
     except Exception as error:  # a bug here must not stop the other students
         result.graded = False
         result.reasons.append(f"internal error while grading: {type(error).__name__}: {error}")
+    if job.feedback:
+        try:
+            if result.feedback_dir is None:
+                write_notice(job, result)
+            elif result.reasons:  # nbgrader's page, with what the grader noticed on top
+                for page in result.feedback_dir.glob("*.html"):
+                    page.write_text(add_notes(page.read_text(encoding="utf-8"),
+                                              result.reasons), encoding="utf-8")
+        except Exception as error:  # noqa: BLE001 - the grade matters more than the page
+            result.reasons.append(f"no feedback page: {type(error).__name__}: {error}")
     result.seconds = time.perf_counter() - started
     return result
+
+
+def write_notice(job: SubmissionJob, result: SubmissionResult) -> None:
+    """Feedback for a submission nbgrader made none for: the score and the reason."""
+    grades = result.grades if result.graded else []
+    if not grades:  # nothing could be run: every test cell scores 0
+        for path in job.course.source_notebooks(job.assignment):
+            for cell in test_cells(nbformat.read(path, as_version=4)):
+                grades.append({"notebook": path.stem, "grade_id": grade_id(cell),
+                               "auto_score": 0.0,
+                               "max_score": float(cell.metadata["nbgrader"].get("points", 0))})
+    folder = job.workdir / "notice"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = (job.course.notebook_names(job.assignment) or [job.assignment])[0]
+    (folder / f"{name}.html").write_text(
+        notice_page(job.assignment, job.student, grades, result.reasons, result.outcomes),
+        encoding="utf-8")
+    result.feedback_dir = folder

@@ -61,3 +61,59 @@ class HideHiddenTests(ClearHiddenTests):
                     output["traceback"] = trim_traceback(output.get("traceback", []),
                                                          cell.get("execution_count"))
         return cell, resources
+
+
+NOTICE_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{assignment}: feedback for {student}</title>
+<style>body{{font-family:sans-serif;max-width:46em;margin:2em auto;line-height:1.5}}
+td,th{{padding:.2em .8em;text-align:left}}</style></head>
+<body><h1>{assignment} (Score: {score:g} / {max_score:g})</h1>
+<p>Feedback for <b>{student}</b>.</p>
+<h2>What happened</h2><ul>{reasons}</ul>
+<h2>What to do</h2><p>{todo}</p>
+<h2>Points per test</h2><table><tr><th>test</th><th>points</th><th>message</th></tr>
+{rows}</table></body></html>
+"""
+
+
+def notice_page(assignment: str, student: str, grades: list[dict], reasons: list[str],
+                outcomes: dict[str, dict]) -> str:
+    """The feedback page for a submission nbgrader could not render feedback for (not a
+    notebook, a crashed kernel): the score, why, what to do, and each test's points."""
+    import html
+
+    rows = []
+    for grade in grades:
+        outcome = outcomes.get(grade["notebook"], {}).get(grade["grade_id"], {})
+        rows.append(f"<tr><td>{html.escape(grade['grade_id'])}</td>"
+                    f"<td>{grade['auto_score']:g} / {grade['max_score']:g}</td>"
+                    f"<td>{html.escape(outcome.get('message', '')[:300])}</td></tr>")
+    todo = ("Open your notebook in Jupyter, choose Kernel &rarr; Restart Kernel and Run All "
+            "Cells, fix what stops it, save, and submit it again. If you think the grade is "
+            "wrong, ask your instructor: they have the grading log.")
+    return NOTICE_TEMPLATE.format(
+        assignment=html.escape(assignment), student=html.escape(student),
+        score=sum(g["auto_score"] for g in grades), max_score=sum(g["max_score"] for g in grades),
+        reasons="".join(f"<li>{html.escape(r)}</li>" for r in reasons) or "<li>-</li>",
+        todo=todo, rows="\n".join(rows))
+
+
+NOTES_BOX = """<div class="cnncourse-grading-notes"
+style="border:2px solid #e9c46a;padding:.5em 1em;margin:1em;background:#fffbea">
+<h2>Grading notes</h2><ul>{items}</ul>
+<p>Your code was graded by running it again, part by part, apart from the tests: the points
+below come from that run. If a note says a cell was changed, restored, cut or stopped, fix
+that in your notebook, run Kernel &rarr; Restart Kernel and Run All Cells, and submit again.
+If you think a grade is wrong, ask your instructor: they have the grading log.</p></div>
+"""
+
+
+def add_notes(page: str, reasons: list[str]) -> str:
+    """nbgrader's feedback page with the grader's notes at the top of its body."""
+    import html
+
+    box = NOTES_BOX.format(items="".join(f"<li>{html.escape(r)}</li>" for r in reasons))
+    match = re.search(r"<body[^>]*>", page)
+    if match is None:
+        return box + page
+    return page[:match.end()] + box + page[match.end():]

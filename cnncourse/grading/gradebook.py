@@ -52,7 +52,8 @@ def record_result(course: Course, assignment: str, result: SubmissionResult) -> 
                 # a notebook that exists but could not be graded wants a human look
                 ungraded = not result.graded and result.notebook_found
                 grade.needs_manual_grade = (grade.manual_score is not None
-                                            or grade.auto_score is None or ungraded)
+                                            or grade.auto_score is None or ungraded
+                                            or result.review)
             for comment in notebook.comments:
                 found = comments.get((notebook.name, comment.name))
                 comment.auto_comment = found["auto_comment"] if result.graded and found else None

@@ -1,0 +1,107 @@
+"""Benchmark ``cnncourse grade``: seconds per submission and the speed-up of parallel workers.
+
+Builds a scratch course holding one problem set (default ps01_convolution), releases it,
+hands in a class of N submissions (the reference answers, with one known-wrong answer from
+``mutants/`` every few students so the grades differ), then grades the class with 1 worker
+and with ``--workers W``, and prints the time per submission, the speed-up, and whether the
+two runs gave identical grades. Not a test: run it by hand and quote what it prints.
+
+    .venv/bin/python scripts/bench_grading.py --students 40 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from cnncourse.cli import main as cnncourse
+from cnncourse.grading.mutants import apply_mutant, load_mutants
+from cnncourse.grading.verify import answered_release
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def build_class(root: Path, assignment: str, students: int) -> None:
+    """A course at ``root`` with ``assignment`` released and ``students`` submissions."""
+    exercises = REPO / "exercises"
+    root.mkdir(parents=True)
+    shutil.copy(exercises / "nbgrader_config.py", root)
+    shutil.copytree(exercises / "source" / assignment, root / "source" / assignment)
+    if cnncourse(["release", assignment, "--course", str(root)]) != 0:
+        raise SystemExit("release failed")
+    name = f"{assignment}.ipynb"
+    source = nbformat.read(root / "source" / assignment / name, as_version=4)
+    release = nbformat.read(root / "release" / assignment / name, as_version=4)
+    full = answered_release(source, release)
+    mutants = load_mutants(exercises, assignment)
+    for i in range(students):
+        nb = full
+        if mutants and i % 4 == 3:  # a quarter of the class makes a known mistake
+            nb = apply_mutant(full, mutants[(i // 4) % len(mutants)])
+        folder = root / "submitted" / f"student{i:03d}" / assignment
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / name)
+
+
+def grade(root: Path, assignment: str, workers: int) -> tuple[float, str]:
+    """Seconds to grade the whole class, and the grades.csv it wrote."""
+    started = time.perf_counter()
+    code = cnncourse(["grade", assignment, "--course", str(root), "--workers", str(workers)])
+    seconds = time.perf_counter() - started
+    if code != 0:
+        raise SystemExit(f"cnncourse grade failed with exit code {code}")
+    return seconds, (root / "reports" / assignment / "grades.csv").read_text(encoding="utf-8")
+
+
+def phase_means(root: Path, assignment: str) -> str:
+    """Mean seconds per phase (clean re-run, nbgrader autograde, feedback) from the logs."""
+    totals: dict[str, list[float]] = {}
+    for log in (root / "reports" / assignment / "logs").glob("*.log"):
+        for line in log.read_text(encoding="utf-8").splitlines():
+            if line.startswith("timings: "):
+                for item in line[len("timings: "):].split(", "):
+                    name, _, value = item.rpartition(" ")[0].rpartition(" ")
+                    totals.setdefault(name, []).append(float(value))
+    return ", ".join(f"{name} {sum(v) / len(v):.1f} s" for name, v in totals.items())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--assignment", default="ps01_convolution")
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=2, help="compared with 1 worker")
+    args = parser.parse_args()
+    quiet = open(os.devnull, "w")  # noqa: SIM115 - the per-student lines would drown the result
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        root = Path(tmp) / "course"
+        build_class(root, args.assignment, args.students)
+        timings = {}
+        grades = {}
+        for workers in (1, args.workers):
+            shutil.rmtree(root / "reports", ignore_errors=True)
+            stdout, sys.stdout = sys.stdout, quiet
+            try:
+                timings[workers], grades[workers] = grade(root, args.assignment, workers)
+            finally:
+                sys.stdout = stdout
+            print(f"{workers} worker(s): {timings[workers]:6.1f} s for {args.students} "
+                  f"submissions = {timings[workers] / args.students:5.2f} s per submission "
+                  f"(per submission: {phase_means(root, args.assignment)})", flush=True)
+    speedup = timings[1] / timings[args.workers]
+    same = grades[1] == grades[args.workers]
+    load = os.getloadavg()[0]
+    print(f"speed-up with {args.workers} workers: {speedup:.2f}x on {os.cpu_count()} CPU(s); "
+          f"grades identical: {'yes' if same else 'NO'} (load average now {load:.1f}: "
+          "other work on the machine skews the numbers)")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
