@@ -164,6 +164,19 @@ def test_feedback_hides_hidden_tests_and_keeps_what_helps():
     assert hidden.outputs[1].traceback == [message]
 
 
+def test_feedback_drops_checker_frames_from_self_checks():
+    """A self-check is the student's own cell: their frames stay, the checker's go."""
+    cell = new_code_cell("check(f)", execution_count=3)
+    own = "\x1b[36mCell\x1b[39m In[3], line 1\n----> 1 check(f)"
+    checker = "File /x/cnncourse/checks/_core.py:49, in checker.<locals>.run\n---> 49 raise"
+    torch_frame = "File /x/torch/nn/functional.py:10, in conv2d\n---> 10 return"
+    message = "AssertionError: f(3): expected 3, got 2. Hint: ..."
+    cell.outputs = [new_output("error", ename="AssertionError", evalue="",
+                               traceback=[own, checker, torch_frame, message])]
+    trimmed, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
+    assert trimmed.outputs[0].traceback == [own, torch_frame, message]
+
+
 def test_solution_notebook_keeps_answers_only():
     nb = plain(solution_notebook(read_nb(TOY_SOURCE)))
     text = "\n".join(cell.source for cell in nb.cells)
@@ -207,7 +220,19 @@ def test_report_sums_parts_and_writes_files(tmp_path):
 
 PS01 = "ps01_convolution"
 EXERCISES = REPO / "exercises"
-CLASS = ["blank", "broken_json", "deleted_test", "full", "loop", "partial", "renamed"]
+CLASS = ["blank", "broken_json", "deleted_test", "full", "loop", "partial", "renamed",
+         "tamperer"]
+# a wrong answer that also disarms the checker and the comparisons the tests rely on
+TAMPERING_ANSWER = (
+    "import numpy.testing, torch\n"
+    "import cnncourse.checks.ps01 as checks\n"
+    "checks.check_conv_output_size = lambda *args, **kwargs: None\n"
+    "check_conv_output_size = checks.check_conv_output_size\n"
+    "torch.allclose = lambda *args, **kwargs: True\n"
+    "torch.testing.assert_close = lambda *args, **kwargs: None\n"
+    "numpy.testing.assert_allclose = lambda *args, **kwargs: None\n"
+    "def conv_output_size(n, kernel, stride=1, padding=0, dilation=1):\n"
+    "    return 0\n")
 
 
 def make_course(tmp_path: Path, source_course: Path, assignments: list[str]) -> Path:
@@ -262,7 +287,7 @@ def ps01_points() -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def ps01_class(tmp_path_factory):
-    """ps01 released to a class of seven, graded once with two workers."""
+    """ps01 released to a class of eight, graded once with two workers."""
     root = make_course(tmp_path_factory.mktemp("ps01"), EXERCISES, [PS01])
     assert main(["release", PS01, "--course", str(root)]) == 0
     full, release = answered(root, PS01)
@@ -274,6 +299,7 @@ def ps01_class(tmp_path_factory):
     submit(root, PS01, "loop", replace_cell(full, "receptive_field_solution",
                                             "while True:\n    pass"))
     submit(root, PS01, "renamed", full, name=f"{PS01} (1)")
+    submit(root, PS01, "tamperer", replace_cell(full, "output_size_solution", TAMPERING_ANSWER))
     # 10 s per cell: enough for `import torch` on a busy laptop, short for the endless loop
     assert main(["grade", PS01, "--course", str(root), "--workers", "2", "--timeout", "10"]) == 0
     return root
@@ -290,7 +316,8 @@ def test_ps01_scores_and_reasons(ps01_class, ps01_points):
     # off_by_one loses exactly part 1, the endless loop exactly the last part
     assert score == {"full": total, "partial": total - ps01_points["output_size"],
                      "blank": 0, "broken_json": 0, "deleted_test": total,
-                     "loop": total - ps01_points["receptive_field"], "renamed": 0}
+                     "loop": total - ps01_points["receptive_field"], "renamed": 0,
+                     "tamperer": total - ps01_points["output_size"]}
     reason = {s: r["reason"] for s, r in rows.items()}
     assert reason["full"] == reason["partial"] == reason["blank"] == ""
     assert reason["broken_json"].startswith(f"{PS01}.ipynb is not valid JSON")
@@ -300,6 +327,10 @@ def test_ps01_scores_and_reasons(ps01_class, ps01_points):
                         reason["loop"])
     assert reason["renamed"] == (f"no notebook submitted (found {PS01} (1).ipynb; rename it "
                                  f"to {PS01}.ipynb and grade again)")
+    # the checker and torch's comparisons were put back before the tests: the wrong answer
+    # loses its part, and the change is named for the instructor
+    assert re.search(r"changed .*check_conv_output_size.*put back", reason["tamperer"])
+    assert "torch.allclose" in reason["tamperer"]
 
 
 @pytest.mark.slow
@@ -316,8 +347,11 @@ def test_ps01_parts_plot_and_gradebook_agree(ps01_class, ps01_points):
     from nbgrader.api import Gradebook
 
     with Gradebook(Course(ps01_class).db_url, "cnncourse") as gradebook:
-        stored = {s.student.id: s.score for s in gradebook.assignment_submissions(PS01)}
+        submissions = gradebook.assignment_submissions(PS01)
+        stored = {s.student.id: s.score for s in submissions}
+        review = {s.student.id for s in submissions if s.needs_manual_grade}
     assert stored == {r["student"]: float(r["score"]) for r in read_csv(reports / "grades.csv")}
+    assert "tamperer" in review and "full" not in review and "partial" not in review
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import pytest
 from cnncourse.grading.autograde import disagreements, last_error
 from cnncourse.grading.cells import cells_by_grade_id, grade_id
 from cnncourse.grading.execute import TRUNCATED, LimitedExecute
-from cnncourse.grading.feedback import add_notes, notice_page
+from cnncourse.grading.feedback import PartResult, finish_page, notice_page, part_results
 from cnncourse.grading.trusted import (
     Limits,
     PlanCell,
@@ -181,9 +181,18 @@ def test_feedback_pages_say_what_happened_and_what_to_do():
                        {"toy": {"norm_test": {"message": "AssertionError: expected 5.0"}}})
     assert "toy (Score: 1 / 3)" in page and "ann &lt;b&gt;" in page
     assert "kernel died" in page and "expected 5.0" in page and "submit it again" in page
-    noted = add_notes("<html><body class='x'><p>nbgrader</p></body></html>", ["cut <here>"])
-    assert noted.index("Grading notes") < noted.index("nbgrader")
-    assert "cut &lt;here&gt;" in noted
+    outcomes = {"toy": {"add_test": {"passed": True, "message": ""},
+                        "norm_test": {"passed": False, "message": "norm([3, 4]): expected 5.0"}}}
+    parts = part_results(grades, outcomes)
+    assert parts == [PartResult("add", 1.0, 1.0, ""),
+                     PartResult("norm", 0.0, 2.0, "norm([3, 4]): expected 5.0")]
+    noted = finish_page("<html><head></head><body class='x'><p>nbgrader</p></body></html>",
+                        ["cut <here>"], parts)
+    assert noted.index("Grading notes") < noted.index("Your parts") < noted.index("nbgrader")
+    assert "cut &lt;here&gt;" in noted and "norm([3, 4]): expected 5.0" in noted
+    assert "pre-wrap" in noted[:noted.index("</head>")]  # long messages wrap, not cut
+    quiet = finish_page("<html><head></head><body><p>nbgrader</p></body></html>", [], parts)
+    assert "Grading notes" not in quiet and "Your parts" in quiet
 
 
 # ---- ps01 answers that tamper with the checkers (a real checker; no nbgrader) ------------------

@@ -41,7 +41,7 @@ from cnncourse.grading.cells import (
 )
 from cnncourse.grading.course import Course
 from cnncourse.grading.execute import OUTPUT_LIMIT, TRUNCATED
-from cnncourse.grading.feedback import add_notes, notice_page
+from cnncourse.grading.feedback import finish_page, notice_page, part_results
 from cnncourse.grading.nbgrader_app import ensure_venv_on_path
 from cnncourse.grading.sandbox import LOG_FILE, RESULT_FILE, run_worker
 
@@ -432,10 +432,11 @@ def autograde_submission(job: SubmissionJob) -> SubmissionResult:
         try:
             if result.feedback_dir is None:
                 write_notice(job, result)
-            elif result.reasons:  # nbgrader's page, with what the grader noticed on top
+            else:  # nbgrader's page, with the parts and what the grader noticed on top
+                parts = part_results(result.grades, result.outcomes)
                 for page in result.feedback_dir.glob("*.html"):
-                    page.write_text(add_notes(page.read_text(encoding="utf-8"),
-                                              result.reasons), encoding="utf-8")
+                    page.write_text(finish_page(page.read_text(encoding="utf-8"),
+                                                result.reasons, parts), encoding="utf-8")
         except Exception as error:  # noqa: BLE001 - the grade matters more than the page
             result.reasons.append(f"no feedback page: {type(error).__name__}: {error}")
     result.seconds = time.perf_counter() - started

@@ -5,11 +5,15 @@ jupyter/nbgrader#917), and IPython's traceback quotes the failing line of the te
 :class:`HideHiddenTests` removes the ``### BEGIN HIDDEN TESTS`` regions from test cells and
 trims their tracebacks to what helps a student: the frames in the student's own cells and
 the checker's message (the last line). Frames quoting the test cell, or the checker's and
-torch's internals (``File ...``), are dropped. ``exercises/nbgrader_config.py`` puts it in
-``GenerateFeedback.preprocessors``.
+torch's internals (``File ...``), are dropped; in the student's own cells (self-checks) only
+the checkers' frames are. :func:`finish_page` then puts a table of the parts (points and
+the checker's message) and the grader's notes on top, and wraps long messages.
+``exercises/nbgrader_config.py`` puts the preprocessor in ``GenerateFeedback.preprocessors``.
 """
 
+import os
 import re
+from dataclasses import dataclass
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
@@ -18,6 +22,7 @@ from nbgrader.preprocessors import ClearHiddenTests
 from traitlets import List
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+MESSAGE_CHARS = 600  # of a checker's message in the summary table
 
 
 def strip_ansi(text: str) -> str:
@@ -55,12 +60,23 @@ class HideHiddenTests(ClearHiddenTests):
         self, cell: NotebookNode, resources: ResourcesDict, cell_index: int
     ) -> tuple[NotebookNode, ResourcesDict]:
         cell, resources = super().preprocess_cell(cell, resources, cell_index)
-        if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    output["traceback"] = trim_traceback(output.get("traceback", []),
-                                                         cell.get("execution_count"))
+        if cell.cell_type != "code":
+            return cell, resources
+        test = utils.is_grade(cell) and not utils.is_solution(cell)
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                traceback = output.get("traceback", [])
+                output["traceback"] = (trim_traceback(traceback, cell.get("execution_count"))
+                                       if test else without_course_frames(traceback))
         return cell, resources
+
+
+def without_course_frames(traceback: list[str]) -> list[str]:
+    """A traceback of the student's own cell (a self-check) without the checkers' frames:
+    their file paths and code are the course's, not the student's."""
+    return [entry for entry in traceback
+            if not (strip_ansi(entry).lstrip().startswith("File ")
+                    and f"{os.sep}cnncourse{os.sep}" in strip_ansi(entry))]
 
 
 NOTICE_TEMPLATE = """<!DOCTYPE html>
@@ -98,8 +114,28 @@ def notice_page(assignment: str, student: str, grades: list[dict], reasons: list
         todo=todo, rows="\n".join(rows))
 
 
-NOTES_BOX = """<div class="cnncourse-grading-notes"
-style="border:2px solid #e9c46a;padding:.5em 1em;margin:1em;background:#fffbea">
+PAGE_STYLE = """<style>
+/* cnncourse: checker messages are long single lines; wrap them instead of cutting them */
+.output_area pre, .output_subarea pre, div.output pre {white-space: pre-wrap;
+  word-break: break-word}
+.cnncourse-box {border: 2px solid #8ab4d8; padding: .5em 1em; margin: 1em; background: #f4f9fd;
+  font-family: sans-serif}
+.cnncourse-box.notes {border-color: #e9c46a; background: #fffbea}
+.cnncourse-box td, .cnncourse-box th {padding: .2em .8em; text-align: left; vertical-align: top}
+.cnncourse-box td.message {font-family: monospace; white-space: pre-wrap; font-size: 90%}
+.text_cell_render table td, .text_cell_render table th {padding: .2em .8em}
+</style>
+"""
+
+SUMMARY_BOX = """<div class="cnncourse-box summary"><h2>Your parts</h2>
+<table><tr><th>part</th><th>points</th><th>what the checker said</th></tr>
+{rows}</table>
+<p>Each part's message is the first failure of its tests; the notebook below shows each
+test cell with its points. Fix a part in your notebook, rerun its self-check, and resubmit.
+</p></div>
+"""
+
+NOTES_BOX = """<div class="cnncourse-box notes">
 <h2>Grading notes</h2><ul>{items}</ul>
 <p>Your code was graded by running it again, part by part, apart from the tests: the points
 below come from that run. If a note says a cell was changed, restored, cut or stopped, fix
@@ -108,12 +144,47 @@ If you think a grade is wrong, ask your instructor: they have the grading log.</
 """
 
 
-def add_notes(page: str, reasons: list[str]) -> str:
-    """nbgrader's feedback page with the grader's notes at the top of its body."""
+@dataclass(frozen=True)
+class PartResult:
+    part: str
+    score: float
+    max_score: float
+    message: str  # the first failed test's message ("" when every test passed)
+
+
+def part_results(grades: list[dict], outcomes: dict[str, dict]) -> list[PartResult]:
+    """Per part, in notebook order: points earned, points possible, the first failure."""
+    from cnncourse.grading.cells import part_of
+
+    parts: dict[str, list] = {}
+    for grade in grades:
+        entry = parts.setdefault(part_of(grade["grade_id"]), [0.0, 0.0, ""])
+        entry[0] += grade["auto_score"] or 0.0
+        entry[1] += grade["max_score"] or 0.0
+        outcome = outcomes.get(grade["notebook"], {}).get(grade["grade_id"], {})
+        if not entry[2] and not outcome.get("passed", True):
+            entry[2] = outcome.get("message", "") or "failed"
+    return [PartResult(part, score, top, message) for part, (score, top, message)
+            in parts.items()]
+
+
+def finish_page(page: str, reasons: list[str], parts: list[PartResult]) -> str:
+    """nbgrader's feedback page made readable: long messages wrapped, a table of the parts
+    (points and the checker's message) and the grader's notes at the top of its body."""
     import html
 
-    box = NOTES_BOX.format(items="".join(f"<li>{html.escape(r)}</li>" for r in reasons))
+    rows = "\n".join(
+        f"<tr><td>{html.escape(p.part)}</td><td>{p.score:g} / {p.max_score:g}</td>"
+        f"<td class='message'>{html.escape(p.message[:MESSAGE_CHARS]) or '&#10003;'}</td></tr>"
+        for p in parts)
+    top = SUMMARY_BOX.format(rows=rows) if parts else ""
+    if reasons:
+        top = NOTES_BOX.format(items="".join(f"<li>{html.escape(r)}</li>"
+                                             for r in reasons)) + top
+    head = page.find("</head>")
+    if head != -1:
+        page = page[:head] + PAGE_STYLE + page[head:]
     match = re.search(r"<body[^>]*>", page)
     if match is None:
-        return box + page
-    return page[:match.end()] + box + page[match.end():]
+        return PAGE_STYLE + top + page
+    return page[:match.end()] + top + page[match.end():]
