@@ -10,6 +10,7 @@ from torch import nn
 from cnncourse.analysis import count_parameters
 from cnncourse.models import get_model
 from cnncourse.models.convnext import GRN, ConvNeXtBlock, LayerNorm2d, global_response_norm
+from cnncourse.models.convnext_roadmap import FIGURE2_GFLOPS, ROADMAP, RoadmapNet
 
 # torchvision's published counts (ImageNet, 1000 classes); xlarge is the paper's 350M
 PARAMS = {
@@ -102,24 +103,15 @@ def test_stage_shapes():
     assert model(torch.randn(2, 3, 64, 64)).shape == (2, 3)
 
 
-# The paper's Figure 2: GFLOPs (multiply-adds, in billions) after each step of the road
-PAPER_GFLOPS = {
-    "ResNet-50": 4.1, "stage ratio 3:3:9:3": 4.5, '"patchify" stem': 4.4,
-    "depth-wise conv": 2.4, "wider (96 channels)": 5.3, "inverted bottleneck": 4.6,
-    "depth-wise conv moved up": 4.1, "7x7 kernel": 4.2, "separate down-sampling": 4.5,
-}
-
-
 def test_roadmap_runs_from_resnet50_to_convnext_tiny():
     from torch.utils.flop_counter import FlopCounterMode
 
-    from cnncourse.models.convnext import ROADMAP, RoadmapNet
-
     names = list(ROADMAP)
+    assert set(FIGURE2_GFLOPS) <= set(names)
     assert names[0] == "ResNet-50" and len(names) == 14
     with torch.device("meta"):
         counts = {name: count_parameters(RoadmapNet(d)) for name, d in ROADMAP.items()}
-        for name, gflops in PAPER_GFLOPS.items():
+        for name, gflops in FIGURE2_GFLOPS.items():
             model = RoadmapNet(ROADMAP[name]).eval()
             with FlopCounterMode(display=False) as counter:
                 model(torch.empty(1, 3, 224, 224))
@@ -130,8 +122,6 @@ def test_roadmap_runs_from_resnet50_to_convnext_tiny():
 
 
 def test_roadmap_end_computes_what_convnext_tiny_computes():
-    from cnncourse.models.convnext import ROADMAP, RoadmapNet
-
     torch.manual_seed(0)
     road = RoadmapNet(ROADMAP["layer scale (ConvNeXt-T)"], num_classes=5).eval()
     x = torch.randn(1, 3, 32, 32)

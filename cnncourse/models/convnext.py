@@ -14,15 +14,16 @@ LayerNorm, a 4x MLP with GELU, layer scale, stochastic depth) separated by Layer
 stride-2 down-sampling convolutions, then global average pooling, LayerNorm and a linear head.
 The MLP runs channels-last (``nn.Linear`` on (N, H, W, C)), as in the official code.
 
-Deviations, and why: none in the architecture (the counts match torchvision's
+Deviations, and why: none in ``ConvNeXt`` itself (the counts match torchvision's
 ``convnext_tiny`` 28,589,128 and ``convnext_base`` 88,591,464); no pretrained weights, and
 V2's sparse convolutions for FCMAE pre-training are not implemented (we only describe FCMAE).
+The networks between ResNet-50 and ConvNeXt-T (the paper's Figure 2) are a reconstruction and
+live in ``convnext_roadmap.py``, whose docstring lists its choices.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -159,147 +160,6 @@ class ConvNeXt(nn.Module):
             x = stage(downsample(x))  # stage i: (N, dims[i], H/2**(i+2), W/2**(i+2))
         x = x.mean(dim=(2, 3))        # (N, dims[-1])
         return self.head(self.norm(x))
-
-
-# ------------------------------------------------------------------ the road from ResNet-50
-@dataclass(frozen=True)
-class Design:
-    """One point on the paper's road from ResNet-50 to ConvNeXt-T (its Figure 2).
-
-    ``widths`` are the block widths of the four stages: the bottleneck (3x3) width of a
-    ResNet block, or the in/out width of an inverted block (whose hidden width is 4x).
-    """
-
-    depths: tuple[int, ...] = (3, 4, 6, 3)
-    widths: tuple[int, ...] = (64, 128, 256, 512)
-    patchify: bool = False          # 4x4 stride-4 stem instead of 7x7 conv + max pool
-    depthwise: bool = False         # groups = channels in the spatial convolution
-    inverted: bool = False          # thin -> 4x wide -> thin instead of wide -> thin -> wide
-    spatial_first: bool = False     # the depth-wise conv moved to the top of the block
-    kernel: int = 3
-    gelu: bool = False
-    fewer_activations: bool = False  # one activation per block, between the 1x1 convs
-    fewer_norms: bool = False       # one norm per block, after the spatial conv
-    layer_norm: bool = False        # LayerNorm instead of BatchNorm (convs then carry biases)
-    separate_downsampling: bool = False  # LN + 2x2 stride-2 conv between stages
-    layer_scale: bool = False
-
-
-def _design_steps() -> dict[str, Design]:
-    steps: dict[str, Design] = {"ResNet-50": Design()}
-    changes = [
-        ("stage ratio 3:3:9:3", {"depths": (3, 3, 9, 3)}),
-        ('"patchify" stem', {"patchify": True}),
-        ("depth-wise conv", {"depthwise": True}),
-        ("wider (96 channels)", {"widths": (96, 192, 384, 768)}),
-        ("inverted bottleneck", {"inverted": True}),
-        ("depth-wise conv moved up", {"spatial_first": True}),
-        ("7x7 kernel", {"kernel": 7}),
-        ("GELU", {"gelu": True}),
-        ("fewer activations", {"fewer_activations": True}),
-        ("fewer norms", {"fewer_norms": True}),
-        ("LayerNorm", {"layer_norm": True}),
-        ("separate down-sampling", {"separate_downsampling": True}),
-        ("layer scale (ConvNeXt-T)", {"layer_scale": True}),
-    ]
-    design = steps["ResNet-50"]
-    for name, change in changes:
-        design = replace(design, **change)
-        steps[name] = design
-    return steps
-
-
-ROADMAP: dict[str, Design] = _design_steps()
-
-
-class _RoadBlock(nn.Module):
-    """A residual block anywhere between ResNet's bottleneck and ConvNeXt's block."""
-
-    def __init__(self, d: Design, in_channels: int, width: int, stride: int) -> None:
-        super().__init__()
-        out_channels = width if d.inverted else 4 * width
-        hidden = 4 * width if d.inverted else width
-        spatial_channels = in_channels if d.spatial_first else hidden
-
-        def norm(c: int) -> nn.Module:
-            return LayerNorm2d(c, eps=1e-6) if d.layer_norm else nn.BatchNorm2d(c)
-
-        def act() -> nn.Module:
-            return nn.GELU() if d.gelu else nn.ReLU(inplace=True)
-
-        def spatial(c_in: int, c_out: int) -> nn.Conv2d:
-            return nn.Conv2d(c_in, c_out, d.kernel, stride, padding=d.kernel // 2,
-                             groups=c_out if d.depthwise else 1, bias=d.layer_norm)
-
-        # (conv, is it followed by a norm, by an activation)
-        if d.spatial_first:
-            convs = [spatial(spatial_channels, spatial_channels),
-                     nn.Conv2d(spatial_channels, hidden, 1, bias=d.layer_norm),
-                     nn.Conv2d(hidden, out_channels, 1, bias=d.layer_norm)]
-        else:
-            convs = [nn.Conv2d(in_channels, hidden, 1, bias=d.layer_norm),
-                     spatial(hidden, hidden),
-                     nn.Conv2d(hidden, out_channels, 1, bias=d.layer_norm)]
-        layers: list[nn.Module] = []
-        for i, conv in enumerate(convs):
-            layers.append(conv)
-            if not d.fewer_norms or i == 0:
-                layers.append(norm(conv.out_channels))
-            last = i == len(convs) - 1
-            if not last and (not d.fewer_activations or i == 1):
-                layers.append(act())
-        self.branch = nn.Sequential(*layers)
-        self.gamma = nn.Parameter(torch.full((out_channels, 1, 1), 1e-6)) if d.layer_scale else None
-        self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride, bias=d.layer_norm),
-                norm(out_channels))
-        self.final_act = nn.Identity() if d.fewer_activations else act()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.branch(x)
-        if self.gamma is not None:
-            out = self.gamma * out
-        return self.final_act(self.shortcut(x) + out)
-
-
-class RoadmapNet(nn.Module):
-    """The network of one ``Design``: ResNet-50 at the start of the road, ConvNeXt-T at its end
-    (same parameter count as ``convnext_tiny``)."""
-
-    def __init__(self, d: Design, num_classes: int = 1000) -> None:
-        super().__init__()
-        stem_channels = d.widths[0] if d.inverted else 64
-        norm = (lambda c: LayerNorm2d(c, eps=1e-6)) if d.layer_norm else nn.BatchNorm2d
-        if d.patchify:
-            self.stem = nn.Sequential(nn.Conv2d(3, stem_channels, 4, 4, bias=d.layer_norm),
-                                      norm(stem_channels))
-        else:
-            self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64),
-                                      nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
-            stem_channels = 64
-        stages: list[nn.Module] = []
-        channels = stem_channels
-        for i, (depth, width) in enumerate(zip(d.depths, d.widths, strict=True)):
-            out_channels = width if d.inverted else 4 * width
-            layers: list[nn.Module] = []
-            stride = 2 if i > 0 else 1
-            if d.separate_downsampling and i > 0:
-                layers.append(nn.Sequential(norm(channels),
-                                            nn.Conv2d(channels, out_channels, 2, 2)))
-                channels, stride = out_channels, 1
-            for j in range(depth):
-                layers.append(_RoadBlock(d, channels, width, stride if j == 0 else 1))
-                channels = out_channels
-            stages.append(nn.Sequential(*layers))
-        self.stages = nn.Sequential(*stages)
-        self.norm = nn.LayerNorm(channels, eps=1e-6) if d.layer_norm else nn.Identity()
-        self.fc = nn.Linear(channels, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stages(self.stem(x))
-        return self.fc(self.norm(x.mean(dim=(2, 3))))
 
 
 def convnext(size: str, **kwargs) -> ConvNeXt:
