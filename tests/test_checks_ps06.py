@@ -7,6 +7,8 @@ test_problem_sets.py.
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -14,7 +16,7 @@ from torch import nn
 from cnncourse.analysis import layer_table
 from cnncourse.checks import ps06
 from cnncourse.models.densenet import DenseBlock
-from cnncourse.models.mobilenet import InvertedResidual
+from cnncourse.models.mobilenet import DepthwiseSeparableConv, InvertedResidual
 from cnncourse.models.shufflenet import channel_shuffle
 from tests.problem_sets import solutions
 
@@ -102,3 +104,34 @@ def test_dense_layers_complain_about_a_wrong_input():
     layer = ps06._CheckedLayer(1, 7, 3, seed=0)
     with pytest.raises(ValueError, match="expects 7 channels"):
         layer(torch.zeros(1, 4, 2, 2))
+
+
+def test_a_stride_on_the_pointwise_conv_is_caught_by_its_strides(answers):
+    # same output as the reference (a strided conv is a subsampled one, and 1x1 conv, BN and
+    # ReLU act pixel by pixel), so only the strides can tell
+    reference = DepthwiseSeparableConv(6, 10, stride=2).eval()
+    moved = copy.deepcopy(reference)
+    moved.pointwise[0].stride, moved.depthwise[0].stride = (2, 2), (1, 1)
+    x = torch.randn(2, 6, 7, 7)
+    with torch.no_grad():
+        assert torch.allclose(moved(x), reference(x), atol=1e-6)
+
+    class StrideOnPointwise(answers["SeparableConv"]):
+        def __init__(self, in_channels, out_channels, stride=1):
+            super().__init__(in_channels, out_channels, 1)
+            self.pointwise.stride = (stride, stride)
+
+    with pytest.raises(AssertionError, match="stride belongs on the depth-wise 3x3 conv"):
+        ps06.check_separable_conv(StrideOnPointwise)
+
+
+def test_names_relu_for_relu6(answers):
+    class WithReLU(answers["InvertedResidual"]):
+        def __init__(self, *args):
+            super().__init__(*args)
+            for i, layer in enumerate(self.body):
+                if isinstance(layer, nn.ReLU6):
+                    self.body[i] = nn.ReLU()
+
+    with pytest.raises(AssertionError, match="ReLU6, not ReLU"):
+        ps06.check_inverted_residual(WithReLU)

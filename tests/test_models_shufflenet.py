@@ -53,3 +53,13 @@ def test_shapes():
 def test_xception_separable_conv_has_nothing_between():
     sep = SeparableConv2d(8, 16)
     assert len(sep) == 2 and sep[0].groups == 8 and sep[1].kernel_size == (1, 1)
+
+
+def test_xception_has_36_conv_layers_34_of_them_separable():
+    # the paper's "36 convolutional layers": two plain 3x3 convs, then separable ones only
+    # (the 1x1 convs on the shortcuts are not counted)
+    with torch.device("meta"):
+        xc = get_model("xception")
+    separable = sum(isinstance(m, SeparableConv2d) for m in xc.modules())
+    plain = sum(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3) for m in xc.stem)
+    assert (plain, separable) == (2, 34)

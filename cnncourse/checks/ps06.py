@@ -4,7 +4,8 @@ shuffle).
 
 One ``check_<thing>(student_obj, hidden=False)`` per graded part. Modules are compared with
 the course's own (``cnncourse.models.densenet``, ``mobilenet``, ``shufflenet``) after copying
-the same convolution weights into both; batch norms keep their initial state and run in eval
+the same convolution weights into both (and checking the convolutions' strides, which the
+output alone cannot always reveal); batch norms keep their initial state and run in eval
 mode, so they only matter through their parameter count. Each checker raises
 ``AssertionError`` on the first wrong case with a hint naming the mistake when it is a known
 one, and prints one line on success.
@@ -12,7 +13,8 @@ one, and prints one line on success.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -81,6 +83,16 @@ def _copy_convs(student: nn.Module, reference: nn.Module, call: Call, hint: str)
             yours.weight.copy_(mine.weight)
 
 
+def _check_strides(student: nn.Module, reference: nn.Module, call: Call, hint: str) -> None:
+    """The convolutions' strides, in order. Moving a stride from a 3x3 conv to the 1x1 conv
+    after it can leave the output unchanged (a strided conv is a subsampled one, and a 1x1 conv,
+    BN and ReLU work pixel by pixel) while the 3x3 conv computes every pixel for nothing."""
+    want = [tuple(m.stride) for m in reference.modules() if isinstance(m, nn.Conv2d)]
+    got = [tuple(m.stride) for m in student.modules() if isinstance(m, nn.Conv2d)]
+    if want != got:
+        fail(call, f"expected convolution strides {want} (in this order), got {got}.", hint)
+
+
 def _run(module: nn.Module, x: torch.Tensor, call: Call, hint: str) -> torch.Tensor:
     with torch.no_grad():
         try:
@@ -92,6 +104,24 @@ def _run(module: nn.Module, x: torch.Tensor, call: Call, hint: str) -> torch.Ten
 
 def _params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def _mistaken(reference: nn.Module, mistake: Callable[[nn.Module], None],
+              x: torch.Tensor) -> torch.Tensor:
+    """The output of a copy of ``reference`` with one known mistake made in it (same weights),
+    to name that mistake when the student's output equals it."""
+    wrong = copy.deepcopy(reference)
+    mistake(wrong)
+    with torch.no_grad():
+        return wrong.eval()(x)
+
+
+def _relu_for_relu6(module: nn.Module) -> None:
+    for parent in list(module.modules()):
+        if isinstance(parent, nn.Sequential):
+            for i, layer in enumerate(parent):
+                if isinstance(layer, nn.ReLU6):
+                    parent[i] = nn.ReLU()
 
 
 # =========================================================================== 1. dense block
@@ -256,6 +286,10 @@ def check_separable_conv(student_cls: Any, hidden: bool = False) -> None:
                          "no conv biases."))
             _copy_convs(module, reference, call, "the depth-wise 3x3 conv (groups=in_channels) "
                                                  "first, then the 1x1 point-wise conv.")
+            _check_strides(module, reference, call,
+                           f"the stride belongs on the depth-wise 3x3 conv, not on the 1x1: with "
+                           f"the stride on the 1x1 the output is the same, but the depth-wise "
+                           f"conv computes {stride * stride} times as many pixels as are kept.")
             x = randn((2, c_in, size, size), seed=80 + i)
             got = _run(module, x, call, "pad the 3x3 depth-wise conv by 1 and give it the stride.")
             with torch.no_grad():
@@ -347,6 +381,9 @@ def check_inverted_residual(student_cls: Any, hidden: bool = False) -> None:
             _copy_convs(module, reference, call, "expansion 1x1 (only when expand_ratio != 1), "
                                                  "depth-wise 3x3 (groups = hidden channels), "
                                                  "projection 1x1, in this order.")
+            _check_strides(module, reference, call,
+                           "the stride belongs on the depth-wise 3x3 conv; both 1x1 convs have "
+                           "stride 1.")
             x = 3.0 * randn((2, c_in, size, size), seed=90 + i)   # large: ReLU6 must clip
             got = _run(module, x, call, "stride on the depth-wise conv; add the input only "
                                         "when the shapes match.")
@@ -359,7 +396,8 @@ def check_inverted_residual(student_cls: Any, hidden: bool = False) -> None:
                              "the output channels.")
             residual = reference.use_residual
             check_close(got, expected, call, atol=1e-4, rtol=1e-4,
-                        hint=lambda got=got, body=body, x=x, r=residual: diagnose(got, [
+                        hint=lambda got=got, body=body, x=x, r=residual, ref=reference:
+                        diagnose(got, [
                             ("use the shortcut when stride == 1 and in_channels == "
                              "out_channels: here it is needed.", lambda: body),
                             ("the shortcut is only for stride 1 and in_channels == "
@@ -369,6 +407,9 @@ def check_inverted_residual(student_cls: Any, hidden: bool = False) -> None:
                             ("the projection is linear: no ReLU after the last 1x1 conv.",
                              lambda: (torch.clamp(body, 0, 6) + x) if r
                              else torch.clamp(body, 0, 6)),
+                            ("ReLU6, not ReLU: nn.ReLU6 clips at 6 (after the expansion and "
+                             "after the depth-wise conv).",
+                             lambda: _mistaken(ref, _relu_for_relu6, x)),
                         ], "expansion and depth-wise conv end in ReLU6 (nn.ReLU6), not ReLU; "
                            "the projection ends in BN only."))
     report_success(name, len(cases), hidden)
