@@ -33,6 +33,7 @@ CHECKS = {
     "make_vgg": ps03.check_make_vgg,
     "receptive_field": ps03.check_receptive_field,
     "grouped_conv_params": ps03.check_grouped_conv_params,
+    "grouped_conv_savings": ps03.check_grouped_conv_savings,
     "local_response_norm": ps03.check_local_response_norm,
 }
 
@@ -100,6 +101,44 @@ def test_make_vgg_reference_counts_match_the_model_file():
         with torch.device("meta"):
             model = VGG(cfg, **kwargs)
         assert ps03.reference_vgg_params(cfg, **kwargs) == count_parameters(model)
+
+
+def test_make_vgg_cases_cover_every_column_but_a_lrn():
+    from cnncourse.models.vgg import VGG_CONFIGS
+
+    graded = {label: cfg for label, cfg, _ in ps03.VGG_CASES + ps03.VGG_HIDDEN}
+    for column in ("A", "B", "C", "D", "E"):
+        assert graded[column] == VGG_CONFIGS[column]
+    published = {"A": 132_863_336, "B": 133_047_848, "C": 133_638_952, "D": 138_357_544,
+                 "E": 143_667_240}
+    for column, count in published.items():
+        assert ps03.reference_vgg_params(graded[column]) == count
+
+
+def test_grouped_conv_savings_reference_is_the_difference_of_real_convs():
+    for case in ps03.SAVINGS_CASES + ps03.SAVINGS_HIDDEN:
+        convs = [nn.Conv2d(case["in_channels"], case["out_channels"], case["kernel"],
+                           groups=g, device="meta") for g in (1, case["groups"])]
+        saved = count_parameters(convs[0]) - count_parameters(convs[1])
+        weights = convs[0].weight.numel()
+        assert saved == weights - weights // case["groups"]
+    # AlexNet: the two GPUs saved exactly what the grouped CONV2, CONV4, CONV5 do
+    with torch.device("meta"):
+        tower, paper = get_model("alexnet"), get_model("alexnet2012")
+    assert count_parameters(tower) - count_parameters(paper) == sum(
+        ps03._torch_conv_params({"in_channels": c_in, "out_channels": c_out, "kernel": k})
+        - ps03._torch_conv_params({"in_channels": c_in, "out_channels": c_out, "kernel": k,
+                                   "groups": 2})
+        for c_in, c_out, k in ((96, 256, 5), (384, 384, 3), (384, 256, 3)))
+
+
+def test_lrn_off_by_one_windows_differ_from_the_formula():
+    a = ps03._lrn_input(ps03.LRN_CASES[0])
+    right = ps03._lrn_clipped_window(a, 5, 1e-4, 0.75, 2.0, upper=1)
+    torch.testing.assert_close(right, ps03.reference_lrn(a, 5, 1e-4, 0.75, 2.0))
+    for upper in (0, 2):
+        wrong = ps03._lrn_clipped_window(a, 5, 1e-4, 0.75, 2.0, upper=upper)
+        assert not torch.allclose(wrong, right, atol=1e-4, rtol=1e-4)
 
 
 def test_receptive_fields_of_the_famous_stacks():

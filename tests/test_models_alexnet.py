@@ -116,3 +116,14 @@ def test_small_real_forward_pass_and_kwargs():
     model.eval()
     out = model(torch.randn(1, 3, 64, 64))  # the adaptive pool accepts small inputs
     assert out.shape == (1, 10) and torch.isfinite(out).all()
+
+
+def test_dropout_where_the_paper_puts_it_and_where_torchvision_does(models):
+    # Krizhevsky et al. 2012, Section 4.2 (and Caffe): dropout on FC6's and FC7's outputs.
+    kinds = [type(m) for m in models["alexnet2012"].classifier]
+    assert kinds == [nn.Linear, nn.ReLU, nn.Dropout, nn.Linear, nn.ReLU, nn.Dropout, nn.Linear]
+    for name in ("alexnet", "zfnet"):
+        assert [type(m) for m in models[name].classifier] == kinds
+    # torchvision's alexnet: dropout on FC6's and FC7's inputs, nothing after FC7
+    kinds = [type(m) for m in models["alexnet_owt"].classifier]
+    assert kinds == [nn.Dropout, nn.Linear, nn.ReLU, nn.Dropout, nn.Linear, nn.ReLU, nn.Linear]

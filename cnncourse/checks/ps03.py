@@ -1,7 +1,8 @@
 """Checkers for problem set 3: AlexNet and VGG (layer tables, VGG builders, receptive fields,
 grouped convolutions, local response normalisation).
 
-One ``check_<function>(student_obj, hidden=False)`` per graded part. Each runs the student's
+One ``check_<function>(student_obj, hidden=False)`` per graded function (part 4 has two:
+the parameters of a grouped convolution and what the groups save). Each runs the student's
 answer on fixed cases (``hidden=True`` adds harder ones), compares it with the course's own
 arithmetic (``cnncourse.analysis.arithmetic``) or with PyTorch modules, and raises
 ``AssertionError`` on the first wrong case with a hint naming the mistake when it is a known
@@ -214,21 +215,38 @@ VGG_CASES: list[tuple[str, list[Any], dict[str, int]]] = [
     ("D", [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
            512, 512, 512, "M"], {}),
     ("small", [8, "M", 16, "M", 32, "M"], {"num_classes": 10, "hidden": 64}),
+    ("small with a 1x1", [8, "M", 16, (16, 1), "M"], {"num_classes": 10, "hidden": 32}),
 ]
 VGG_HIDDEN: list[tuple[str, list[Any], dict[str, int]]] = [
+    ("B", [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"], {}),
+    ("C", [64, 64, "M", 128, 128, "M", 256, 256, (256, 1), "M", 512, 512, (512, 1), "M",
+           512, 512, (512, 1), "M"], {}),
     ("E", [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
            512, 512, 512, 512, "M"], {}),
     ("odd", [5, 7, "M", 9], {"num_classes": 3, "hidden": 11}),
     ("no pool", [4, 4], {"num_classes": 2, "hidden": 8}),
+    ("1x1 first", [(6, 1), "M", 5, (3, 1)], {"num_classes": 4, "hidden": 9}),
 ]
 
 
-def reference_vgg_params(cfg: Sequence[Any], num_classes: int = 1000, hidden: int = 4096) -> int:
-    total, channels = 0, 3
+def _convs_of(cfg: Sequence[Any], as_3x3: bool = False) -> list[tuple[int, int]]:
+    """``(filters, kernel)`` of each conv entry: an int is a 3x3 conv, a tuple says its kernel
+    (``as_3x3``: the mistake of reading every tuple as a 3x3 conv)."""
+    convs = []
     for entry in cfg:
-        if entry != "M":
-            total += arithmetic.conv_params(channels, entry, 3)
-            channels = entry
+        if entry == "M":
+            continue
+        filters, kernel = entry if isinstance(entry, tuple) else (entry, 3)
+        convs.append((filters, 3 if as_3x3 else kernel))
+    return convs
+
+
+def reference_vgg_params(cfg: Sequence[Any], num_classes: int = 1000, hidden: int = 4096,
+                         as_3x3: bool = False) -> int:
+    total, channels = 0, 3
+    for filters, kernel in _convs_of(cfg, as_3x3):
+        total += arithmetic.conv_params(channels, filters, kernel)
+        channels = filters
     return total + (arithmetic.linear_params(channels * 49, hidden)
                     + arithmetic.linear_params(hidden, hidden)
                     + arithmetic.linear_params(hidden, num_classes))
@@ -236,8 +254,9 @@ def reference_vgg_params(cfg: Sequence[Any], num_classes: int = 1000, hidden: in
 
 def _vgg_hint(got: int, cfg: Sequence[Any], num_classes: int = 1000, hidden: int = 4096) -> str:
     expected = reference_vgg_params(cfg, num_classes, hidden)
-    channels = [e for e in cfg if e != "M"][-1]
-    biases = sum(e for e in cfg if e != "M") + 2 * hidden + num_classes
+    convs = _convs_of(cfg)
+    channels = convs[-1][0]
+    biases = sum(filters for filters, _ in convs) + 2 * hidden + num_classes
     if got == expected - biases:
         return "every conv and linear layer has biases (bias=True, PyTorch's default)."
     if got == expected - arithmetic.linear_params(hidden, hidden):
@@ -245,10 +264,15 @@ def _vgg_hint(got: int, cfg: Sequence[Any], num_classes: int = 1000, hidden: int
     if got == expected - arithmetic.linear_params(channels * 49, hidden) + \
             arithmetic.linear_params(channels, hidden):
         return ("pool the features to 7x7 with nn.AdaptiveAvgPool2d(7) before flattening: "
-                f"FC6 has {channels} * 7 * 7 inputs.")
-    return ("3x3 convs with padding 1 (3x3xC_in x filters weights + filters biases each), "
-            "2x2 max pools, AdaptiveAvgPool2d(7), then Linear(C*49, hidden), ReLU, Dropout, "
-            "Linear(hidden, hidden), ReLU, Dropout, Linear(hidden, num_classes).")
+                f"FC6 has {channels} * 7 * 7 inputs, not the {channels} of a global pool.")
+    if any(kernel != 3 for _, kernel in convs) and got == reference_vgg_params(
+            cfg, num_classes, hidden, as_3x3=True):
+        return ("an entry (filters, kernel) is a kernel x kernel conv with padding kernel // 2: "
+                "configuration C's (256, 1) is a 1x1 conv, not a 3x3 one.")
+    return ("convs with padding kernel // 2 (kernel x kernel x C_in x filters weights + filters "
+            "biases each; an int is a 3x3 conv), 2x2 max pools, AdaptiveAvgPool2d(7), then "
+            "Linear(C*49, hidden), ReLU, Dropout, Linear(hidden, hidden), ReLU, Dropout, "
+            "Linear(hidden, num_classes).")
 
 
 @checker
@@ -284,11 +308,14 @@ def check_make_vgg(student_fn: Any, hidden: bool = False) -> None:
             check_shape(out, (2, kwargs["num_classes"]), call, "output",
                         hint="the last linear layer has num_classes outputs.")
             convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-            bad = [c for c in convs if c.kernel_size != (3, 3) or c.padding != (1, 1)
-                   or c.stride != (1, 1)]
-            if bad:
-                fail(call, f"expected every convolution to be 3x3 with stride 1 and padding 1, "
-                           f"got {bad[0]}.", "VGG uses nn.Conv2d(c_in, c_out, 3, padding=1).")
+            for conv, (filters, kernel) in zip(convs, _convs_of(cfg), strict=False):
+                if (conv.kernel_size != (kernel, kernel) or conv.stride != (1, 1)
+                        or conv.padding != (kernel // 2, kernel // 2)):
+                    entry = filters if kernel == 3 else (filters, kernel)
+                    fail(call, f"expected every convolution to be {kernel}x{kernel} with stride "
+                               f"1 and padding {kernel // 2} (entry {entry!r}), got {conv}.",
+                         "an int is nn.Conv2d(c_in, c_out, 3, padding=1); a pair (filters, "
+                         "kernel) is nn.Conv2d(c_in, filters, kernel, padding=kernel // 2).")
     report_success(name, len(cases), hidden)
 
 
@@ -421,6 +448,60 @@ def check_grouped_conv_params(student_fn: Any, hidden: bool = False) -> None:
     report_success(name, len(cases), hidden)
 
 
+# The first case has more than two groups: with two, "what it keeps" and "what it saves"
+# are the same weights, and the mistakes below could not be told apart.
+SAVINGS_CASES: list[dict[str, Any]] = [
+    {"in_channels": 64, "out_channels": 128, "kernel": 3, "groups": 4},
+    {"in_channels": 96, "out_channels": 256, "kernel": 5, "groups": 2},    # AlexNet CONV2
+    {"in_channels": 384, "out_channels": 256, "kernel": 3, "groups": 2},   # CONV5
+    {"in_channels": 128, "out_channels": 128, "kernel": 3, "groups": 32},  # ResNeXt-like
+]
+SAVINGS_HIDDEN: list[dict[str, Any]] = [
+    {"in_channels": 384, "out_channels": 384, "kernel": 3, "groups": 2},   # CONV4
+    {"in_channels": 64, "out_channels": 64, "kernel": 3, "groups": 64},    # depth-wise
+    {"in_channels": 60, "out_channels": 24, "kernel": 1, "groups": 3},
+    {"in_channels": 16, "out_channels": 16, "kernel": 5, "groups": 1},     # nothing saved
+]
+
+
+def _savings_hint(got: Any, case: dict[str, Any]) -> str | None:
+    c_in, c_out, k, groups = (case[key] for key in ("in_channels", "out_channels", "kernel",
+                                                    "groups"))
+    dense = c_out * c_in * k * k
+    grouped = c_out * (c_in // groups) * k * k
+    kept = ("that is what the grouped convolution keeps, not what it saves: it keeps 1/groups "
+            "of the weights and saves the other (1 - 1/groups); subtract its count from the "
+            "groups=1 count.")
+    return diagnose(got, [
+        (kept, lambda: grouped + c_out),
+        (kept, lambda: grouped),
+        ("the biases are the same with and without groups (one per filter): they save "
+         "nothing.", lambda: dense - grouped + c_out),
+    ], "parameters of the convolution with groups=1 minus those with `groups` groups "
+       "(your grouped_conv_params gives both).")
+
+
+@checker
+def check_grouped_conv_savings(student_fn: Any, hidden: bool = False) -> None:
+    """``grouped_conv_savings(in_channels, out_channels, kernel, groups)``: the parameters
+    saved by ``groups`` groups compared with one (biases included in both)."""
+    name = "grouped_conv_savings"
+    _start(student_fn, name)
+    cases = SAVINGS_CASES + (SAVINGS_HIDDEN if hidden else [])
+    with Guard(student_fn, name, references=REFERENCES) as guard:
+        for case in cases:
+            args = [(None, case[key]) for key in ("in_channels", "out_channels", "kernel",
+                                                  "groups")]
+            call = Call(name, args)
+            got = guard.call(call)
+            expected = (_torch_conv_params({**case, "groups": 1})
+                        - _torch_conv_params(case))
+            check_int(got, expected, call,
+                      hint=lambda got=got, case=case: _savings_hint(got, case),
+                      float_hint="use integer division (//): a count is an int.")
+    report_success(name, len(cases), hidden)
+
+
 # =========================================================================== 5. LRN
 LRN_CASES: list[dict[str, Any]] = [
     {"shape": (2, 7, 3, 3), "seed": 0},
@@ -455,6 +536,12 @@ def _lrn_hint(got: torch.Tensor, a: torch.Tensor, size: int, alpha: float, beta:
          lambda: a / (k + alpha * _window_sum(a, size)) ** beta),
         ("raise the denominator to the power beta.",
          lambda: a / (k + alpha * _window_sum(a * a, size))),
+        ("the window includes channel i + n//2: it holds the n channels from i - n//2 to "
+         "i + n//2 inclusive (a slice needs hi + 1).",
+         lambda: _lrn_clipped_window(a, size, alpha, beta, k, upper=0)),
+        ("the window is one channel too wide: it holds the n channels from i - n//2 to "
+         "i + n//2 inclusive, no more.",
+         lambda: _lrn_clipped_window(a, size, alpha, beta, k, upper=2)),
     ], "b_i = a_i / (k + alpha * sum of a_j^2 over channels j from max(0, i - n//2) to "
        "min(C - 1, i + n//2)) ** beta, at every (sample, row, column).")
 
@@ -487,3 +574,15 @@ def _window_sum(values: torch.Tensor, size: int) -> torch.Tensor:
     """Sum over the channel window [i - size//2, i + size//2], clipped to the channels."""
     padded = nn.functional.pad(values, (0, 0, 0, 0, size // 2, size // 2))
     return sum(padded[:, j:j + values.shape[1]] for j in range(size))
+
+
+def _lrn_clipped_window(a: torch.Tensor, size: int, alpha: float, beta: float, k: float,
+                        upper: int) -> torch.Tensor:
+    """LRN summing ``squares[lo:hi + upper]`` with ``hi = min(C - 1, i + size // 2)``:
+    ``upper = 1`` is the formula, 0 and 2 the off-by-one windows students write."""
+    squares, channels = a * a, a.shape[1]
+    out = torch.empty_like(a)
+    for i in range(channels):
+        lo, hi = max(0, i - size // 2), min(channels - 1, i + size // 2)
+        out[:, i] = a[:, i] / (k + alpha * squares[:, lo:hi + upper].sum(dim=1)) ** beta
+    return out

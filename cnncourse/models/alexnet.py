@@ -13,14 +13,21 @@ Builders (registered):
 - ``alexnet2012``: the paper's network. CONV2, CONV4 and CONV5 see only the half of the
   previous layer's channels that lived on their own GPU, so they are grouped convolutions
   (``groups=2``); CONV3 and the FC layers talk across GPUs. ReLU, then local response
-  normalisation (LRN) after CONV1 and CONV2, then overlapping 3x3/2 max pooling; dropout 0.5
-  before FC6 and FC7. Input 227x227: the paper says 224, but only 227 gives its 55x55 CONV1
-  output without padding ((227 - 11) / 4 + 1 = 55).
-- ``alexnet``: the same layers in one tower (no groups), as in the lectures' layer tables.
+  normalisation (LRN) after CONV1 and CONV2, then overlapping 3x3/2 max pooling. Dropout 0.5
+  on the outputs of FC6 and FC7, where Section 4.2 puts it ("dropout in the first two
+  fully-connected layers"; Caffe's reference model: fc6, relu6, drop6, fc7, relu7, drop7,
+  fc8). Input 227x227: the paper says 224, but only 227 gives its 55x55 CONV1 output without
+  padding ((227 - 11) / 4 + 1 = 55).
+- ``alexnet``: the same layers in one tower (no groups), as in the lectures' layer tables;
+  dropout as in the paper.
 - ``alexnet_owt``: the "one weird trick" variant: 64-192-384-256-256 filters, padding 2 on
-  CONV1 so a 224 input works, no LRN, and an adaptive 6x6 average pool before the classifier.
+  CONV1 so a 224 input works, no LRN, an adaptive 6x6 average pool before the classifier,
+  and torchvision's classifier, which drops the inputs of FC6 and FC7 instead (the flattened
+  conv features and FC6's output) and nothing after FC7. Dropout has no parameters, so the
+  placement changes no count.
 - ``zfnet``: Zeiler and Fergus's Figure 3: CONV1 7x7 stride 2 (AlexNet: 11x11 stride 4),
-  CONV2 stride 2, no groups, pooling then normalisation, on 224x224 inputs.
+  CONV2 stride 2, no groups, pooling then normalisation, on 224x224 inputs; dropout on FC6 and
+  FC7 as in AlexNet (their Section 3).
 
 Deviations, and why:
 - LRN uses ``nn.LocalResponseNorm``, which divides ``alpha`` by the window size ``n``; the
@@ -132,14 +139,17 @@ class AlexNet(nn.Module):
     pool_layer:       the pooling after a block (default: overlapping 3x3 stride-2 max pool);
     norm_before_pool: AlexNet normalises then pools; ZFNet pools then normalises;
     pool_to:          an adaptive average pool to this size before the classifier, or
-                      ``None`` to require the input size the table was designed for.
+                      ``None`` to require the input size the table was designed for;
+    dropout_inputs:   ``False`` (the paper): dropout on the outputs of FC6 and FC7;
+                      ``True`` (torchvision): dropout on the inputs of FC6 and FC7.
     """
 
     def __init__(self, convs: Sequence[ConvSpec], num_classes: int = 1000, in_channels: int = 3,
                  hidden: int = 4096, dropout: float = 0.5, feature_size: int = 6,
                  norm_layer: LayerFactory | None = alexnet_lrn,
                  pool_layer: PoolFactory = overlapping_pool,
-                 norm_before_pool: bool = True, pool_to: int | None = None) -> None:
+                 norm_before_pool: bool = True, pool_to: int | None = None,
+                 dropout_inputs: bool = False) -> None:
         super().__init__()
         blocks, channels = [], in_channels
         for spec in convs:
@@ -147,15 +157,16 @@ class AlexNet(nn.Module):
             channels = spec.out_channels
         self.features = nn.Sequential(*blocks)
         self.avgpool = nn.AdaptiveAvgPool2d(pool_to) if pool_to is not None else nn.Identity()
-        self.classifier = nn.Sequential(
-            nn.Dropout(dropout),
-            nn.Linear(channels * feature_size * feature_size, hidden),  # FC6
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, hidden),                                  # FC7
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden, num_classes),                             # FC8
-        )
+        fc6 = nn.Linear(channels * feature_size * feature_size, hidden)
+        fc7 = nn.Linear(hidden, hidden)
+        fc8 = nn.Linear(hidden, num_classes)
+        if dropout_inputs:  # torchvision
+            layers = [nn.Dropout(dropout), fc6, nn.ReLU(inplace=True),
+                      nn.Dropout(dropout), fc7, nn.ReLU(inplace=True), fc8]
+        else:               # the paper and Caffe
+            layers = [fc6, nn.ReLU(inplace=True), nn.Dropout(dropout),
+                      fc7, nn.ReLU(inplace=True), nn.Dropout(dropout), fc8]
+        self.classifier = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)          # (N, 256, 6, 6) for a 227x227 AlexNet input
@@ -179,7 +190,7 @@ def alexnet(**kwargs) -> AlexNet:
 @register_model
 def alexnet_owt(**kwargs) -> AlexNet:
     """Krizhevsky 2014's one-GPU AlexNet, the libraries' "alexnet" (61,100,840 parameters)."""
-    return AlexNet(ALEXNET_OWT, norm_layer=None, pool_to=6, **kwargs)
+    return AlexNet(ALEXNET_OWT, norm_layer=None, pool_to=6, dropout_inputs=True, **kwargs)
 
 
 @register_model

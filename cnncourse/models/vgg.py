@@ -6,8 +6,9 @@ A-LRN, B, C, D and E.
 
 Every convolution is 3x3 with stride 1 and padding 1 (so it keeps the spatial size), except
 configuration C's three 1x1 convolutions; every pool is a 2x2 max pool with stride 2 (halving
-the size); the classifier is FC-4096, FC-4096, FC-1000 with dropout 0.5 before FC6 and FC7 (the
-paper's Section 3.1). On a 224x224 input the last pool leaves 512 x 7 x 7.
+the size); the classifier is FC-4096, FC-4096, FC-1000 with dropout 0.5 on the outputs of FC6
+and FC7 (the paper's Section 3.1: "the first two fully-connected layers"). On a 224x224 input
+the last pool leaves 512 x 7 x 7.
 
 Builders (registered), with torchvision's names where one exists: ``vgg11`` (A), ``vgg11_lrn``
 (A-LRN), ``vgg13`` (B), ``vgg16_c`` (C), ``vgg16`` (D), ``vgg19`` (E), and ``vgg11_bn``,

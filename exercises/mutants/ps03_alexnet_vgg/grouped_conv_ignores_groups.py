@@ -6,3 +6,9 @@ def grouped_conv_params(in_channels, out_channels, kernel, groups=1, bias=True):
     """Weights and biases of a convolution with ``groups`` groups."""
     weights = out_channels * in_channels * kernel * kernel
     return weights + (out_channels if bias else 0)
+
+
+def grouped_conv_savings(in_channels, out_channels, kernel, groups):
+    """Parameters saved by ``groups`` groups, compared with one group."""
+    return (grouped_conv_params(in_channels, out_channels, kernel)
+            - grouped_conv_params(in_channels, out_channels, kernel, groups))

@@ -3,14 +3,17 @@
 # loses: make_vgg_test, make_vgg_test_hidden
 # message: expected every convolution to be 3x3 with stride 1 and padding 1
 def make_vgg(cfg, num_classes=1000, hidden=4096):
-    """A VGG network for the configuration list ``cfg`` (ints: 3x3 convs, "M": pools)."""
+    """A VGG network for the configuration list ``cfg`` (ints: 3x3 convs, (filters, kernel):
+    kernel x kernel convs, "M": pools)."""
     layers, channels = [], 3
     for entry in cfg:
         if entry == "M":
             layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(channels, entry, 3), nn.ReLU(inplace=True)]
-            channels = entry
+            continue
+        filters, kernel = entry if isinstance(entry, tuple) else (entry, 3)
+        layers += [nn.Conv2d(channels, filters, kernel),
+                   nn.ReLU(inplace=True)]
+        channels = filters
     return nn.Sequential(
         *layers,
         nn.AdaptiveAvgPool2d(7),

@@ -1,0 +1,24 @@
+# mutant: every conv is 3x3, so configuration C's (filters, 1) entries become 3x3 convs
+# replaces: make_vgg_solution
+# loses: make_vgg_test, make_vgg_test_hidden
+# message: configuration C's (256, 1) is a 1x1 conv
+def make_vgg(cfg, num_classes=1000, hidden=4096):
+    """A VGG network for the configuration list ``cfg`` (ints: 3x3 convs, (filters, kernel):
+    kernel x kernel convs, "M": pools)."""
+    layers, channels = [], 3
+    for entry in cfg:
+        if entry == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+            continue
+        filters, kernel = entry if isinstance(entry, tuple) else (entry, 3)
+        layers += [nn.Conv2d(channels, filters, 3, padding=1),
+                   nn.ReLU(inplace=True)]
+        channels = filters
+    return nn.Sequential(
+        *layers,
+        nn.AdaptiveAvgPool2d(7),
+        nn.Flatten(),
+        nn.Linear(channels * 7 * 7, hidden), nn.ReLU(inplace=True), nn.Dropout(0.5),
+        nn.Linear(hidden, hidden), nn.ReLU(inplace=True), nn.Dropout(0.5),
+        nn.Linear(hidden, num_classes),
+    )
