@@ -221,3 +221,128 @@ def plot_layer_costs(table: LayerTable,
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_accuracy_vs_cost(costs, accuracies, sizes, names: Sequence[str], *, xlabel: str,
+                          ylabel: str = "published ImageNet top-1 (%)",
+                          front: Sequence[int] = (), log: bool = True, reverse: bool = False,
+                          size_scale: float = 12.0, size_legend: Sequence[float] = (),
+                          size_unit: str = "M parameters", title: str | None = None,
+                          figsize: tuple[float, float] = (8.0, 5.0)) -> Figure:
+    """Canziani-style scatter: one blob per model at (cost, accuracy), its area
+    ``size_scale * sizes[i]`` points squared, its name beside it.
+
+    Models whose accuracy is NaN (none published) are left out. front: indices, joined in the
+    order given by a dashed line (the Pareto front); log: logarithmic x axis; reverse: larger
+    x to the left (for a throughput, so that "better" is up and left as for a cost);
+    size_legend: sizes to show as legend blobs, labelled ``f"{value:g}{size_unit}"`` (e.g.
+    ``(5, 25, 100)`` with the default unit: "5M parameters", ...).
+    """
+    x, y, s = (np.asarray(v, dtype=float) for v in (costs, accuracies, sizes))
+    if not len(x) == len(y) == len(s) == len(names):
+        raise ValueError(f"got {len(x)} costs, {len(y)} accuracies, {len(s)} sizes and "
+                         f"{len(names)} names; pass one of each per model")
+    shown = ~np.isnan(y)
+    fig, ax = plt.subplots(figsize=figsize)
+    plt.close(fig)  # returned, not shown by pyplot: see the module docstring
+    ax.scatter(x[shown], y[shown], s=size_scale * s[shown], alpha=0.35, color="tab:blue",
+               edgecolor="tab:blue")
+    ax.scatter(x[shown], y[shown], s=6, color="0.3")
+    if len(front):
+        front = list(front)
+        ax.plot(x[front], y[front], "--", color="tab:red", lw=1.2, label="Pareto front")
+    for i in np.flatnonzero(shown):
+        ax.annotate(names[i], (x[i], y[i]), fontsize=8, xytext=(4, 4),
+                    textcoords="offset points")
+    for value in size_legend:
+        ax.scatter([], [], s=size_scale * value, alpha=0.35, color="tab:blue",
+                   label=f"{value:g}{size_unit}")
+    if log:
+        ax.set_xscale("log")
+    if reverse:
+        ax.invert_xaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if len(front) or len(size_legend):
+        ax.legend(loc="lower right", frameon=False, labelspacing=1.6 if len(size_legend) else 0.5)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def compare_filters(weights: Sequence, row_labels: Sequence[str],
+                    title: str | None = None) -> Figure:
+    """Sets of convolution filters ``(C_out, C_in, k, k)`` of the same shape, one row per set
+    (for example the same layer at initialisation and after training), one panel per filter.
+
+    With 3 input channels each filter is drawn in colour, scaled on its own so that grey is a
+    zero weight; otherwise its first input channel is drawn in blue (negative) to red
+    (positive) on one scale per row, centred on 0.
+    """
+    ws = [_numpy(w) for w in weights]
+    if not ws or len(ws) != len(row_labels):
+        raise ValueError(f"got {len(ws)} sets of filters and {len(row_labels)} row labels; "
+                         "pass one label per set")
+    if any(w.ndim != 4 or w.shape != ws[0].shape for w in ws):
+        raise ValueError("every set must be (C_out, C_in, k, k) with the same shape; got "
+                         f"{[tuple(w.shape) for w in ws]}")
+    n, colour = ws[0].shape[0], ws[0].shape[1] == 3
+    cell = 0.75 if colour else 1.0
+    fig, axes = plt.subplots(len(ws), n, figsize=(cell * n, (cell + 0.15) * len(ws) + 0.4),
+                             squeeze=False)
+    plt.close(fig)  # returned, not shown by pyplot: see the module docstring
+    for row, (w, label) in enumerate(zip(ws, row_labels, strict=True)):
+        limit = max(float(np.abs(w[:, 0]).max()), 1e-12)
+        for i, ax in enumerate(axes[row]):
+            if colour:
+                own = max(float(np.abs(w[i]).max()), 1e-12)
+                ax.imshow(((w[i] / own + 1) / 2).transpose(1, 2, 0), interpolation="nearest")
+            else:
+                ax.imshow(w[i, 0], cmap="RdBu_r", vmin=-limit, vmax=limit,
+                          interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_saliency(images, rows: Sequence[tuple[str, object]], title: str | None = None,
+                  cmap: str = "hot") -> Figure:
+    """The images ``(N, 1 or 3, H, W)`` in the top row, then one row of maps ``(N, H, W)``
+    per ``(label, maps)`` pair (for example a trained and a random model's saliency).
+    Each map is drawn on its own colour scale: a saliency map's size means little, only
+    where it is large."""
+    x = _numpy(images)
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"images must be (N, 1, H, W) or (N, 3, H, W); got {tuple(x.shape)}")
+    maps = [(label, _numpy(m)) for label, m in rows]
+    for label, m in maps:
+        if m.shape != (x.shape[0], *x.shape[2:]):
+            raise ValueError(f"maps {label!r} have shape {tuple(m.shape)}; expected "
+                             f"{(x.shape[0], *x.shape[2:])}, one (H, W) map per image")
+    n = len(x)
+    fig, axes = plt.subplots(1 + len(maps), n,
+                             figsize=(1.1 * n, 1.15 * (1 + len(maps)) + 0.3), squeeze=False)
+    plt.close(fig)  # returned, not shown by pyplot: see the module docstring
+    for i in range(n):
+        if x.shape[1] == 3:
+            axes[0, i].imshow(np.clip(x[i].transpose(1, 2, 0), 0, 1))
+        else:
+            axes[0, i].imshow(x[i, 0], cmap="gray")
+        for r, (_, m) in enumerate(maps, start=1):
+            axes[r, i].imshow(m[i], cmap=cmap)
+    for r, label in enumerate(["image", *(label for label, _ in maps)]):
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -185,3 +185,34 @@ def test_checkers_leave_the_global_seed_and_threads_alone(answers):
     ps08.check_param_groups(answers["layerwise_param_groups"], answers["fine_tune_optimizer"])
     assert torch.equal(torch.rand(3), expected)
     assert torch.get_num_threads() == threads
+
+
+def test_visible_cases_catch_the_likely_copy_and_counting_mistakes():
+    # a visible Pareto case whose front in cost order is not in index order (the book's
+    # benchmark.pareto_front sorts by cost; the problem set asks for index order)
+    assert any(pareto_front(costs, scores) != sorted(pareto_front(costs, scores))
+               for costs, scores in ps08.PARETO_CASES)
+    # a visible parameter-group case with a frozen stage between two trainable ones
+    assert any(frozen and max(frozen) < 2 and 0 not in frozen
+               for _, frozen, _, _ in ps08.GROUP_CASES)
+    # a visible saliency case where the predicted class is not the target
+    for seed, shape, target in ps08.SALIENCY_CASES:
+        model = ps08._saliency_net(seed).eval()
+        images = ps08.randn(shape, seed + 10)
+        predicted = model(images).argmax(1)
+        assert (predicted != torch.as_tensor(target).expand(shape[0])).any()
+
+
+def test_latency_checker_names_the_minimum_and_the_total(answers):
+    def fastest(model, x, warmup=2, repeats=5):
+        for _ in range(warmup):
+            model(x)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    with pytest.raises(AssertionError, match="fastest call"):
+        ps08.check_measure_latency(fastest)

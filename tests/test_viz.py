@@ -127,3 +127,60 @@ def test_human_count(value, text):
 ])
 def test_human_bytes(value, text):
     assert human_bytes(value) == text
+
+
+def test_plot_accuracy_vs_cost_leaves_out_unpublished_models_and_draws_the_front():
+    from cnncourse.viz import plot_accuracy_vs_cost
+
+    fig = plot_accuracy_vs_cost([1.0, 2.0, 4.0, 8.0], [60.0, float("nan"), 75.0, 70.0],
+                                [5.0, 10.0, 20.0, 40.0], ["a", "b", "c", "d"],
+                                xlabel="GMACs", front=[0, 2], size_legend=(5, 25))
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.texts] == ["a", "c", "d"]  # "b" has no accuracy
+    assert len(ax.collections[0].get_offsets()) == 3
+    assert list(ax.collections[0].get_sizes()) == [60.0, 240.0, 480.0]  # area ~ size
+    (front,) = ax.lines
+    assert list(front.get_xdata()) == [1.0, 4.0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["Pareto front", "5M parameters", "25M parameters"]
+    assert ax.get_xscale() == "log"
+    reversed_fig = plot_accuracy_vs_cost([1.0, 2.0], [60.0, 70.0], [1.0, 1.0], ["a", "b"],
+                                         xlabel="images/s", reverse=True, log=False)
+    left, right = reversed_fig.axes[0].get_xlim()
+    assert left > right
+    with pytest.raises(ValueError, match="one of each"):
+        plot_accuracy_vs_cost([1.0], [60.0, 70.0], [1.0], ["a"], xlabel="x")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_compare_filters_one_row_per_set(channels):
+    from cnncourse.viz import compare_filters
+
+    before, after = torch.randn(6, channels, 5, 5), torch.randn(6, channels, 5, 5)
+    fig = compare_filters([before, after], ["initial", "trained"], title="C1")
+    assert len(fig.axes) == 12 == _image_count(fig)
+    assert fig.axes[0].get_ylabel() == "initial" and fig.axes[6].get_ylabel() == "trained"
+    shown = fig.axes[0].images[0].get_array()
+    if channels == 3:  # colour, each filter on its own scale: grey is zero
+        assert shown.shape == (5, 5, 3) and 0 <= shown.min() and shown.max() <= 1
+        expected = (before[0] / before[0].abs().max() + 1) / 2
+        np.testing.assert_allclose(shown, expected.permute(1, 2, 0).numpy(), rtol=1e-5)
+    else:  # one symmetric scale per row
+        low, high = fig.axes[0].images[0].get_clim()
+        assert low == pytest.approx(-high) and high == pytest.approx(before.abs().max().item())
+    with pytest.raises(ValueError, match="same shape"):
+        compare_filters([before, torch.randn(4, channels, 5, 5)], ["a", "b"])
+
+
+def test_show_saliency_images_then_one_row_per_map():
+    from cnncourse.viz import show_saliency
+
+    images = torch.rand(4, 3, 8, 8)
+    fig = show_saliency(images, [("trained", torch.rand(4, 8, 8)), ("random", torch.rand(4, 8, 8))],
+                        title="saliency")
+    assert len(fig.axes) == 12 == _image_count(fig)
+    assert [fig.axes[4 * r].get_ylabel() for r in range(3)] == ["image", "trained", "random"]
+    fig = show_saliency(torch.rand(2, 1, 8, 8), [("maps", torch.rand(2, 8, 8))])
+    assert len(fig.axes) == 4
+    with pytest.raises(ValueError, match="one \\(H, W\\) map per image"):
+        show_saliency(images, [("bad", torch.rand(4, 3, 8, 8))])

@@ -1,14 +1,18 @@
 """Comparing architectures by cost: CPU latency, the Pareto front, and the models to compare.
 
-Latency is measured with ``torch.utils.benchmark.Timer.blocked_autorange``:
+Latency is measured with ``torch.utils.benchmark.Timer.adaptive_autorange``:
 
 - threads fixed: the timer sets ``torch.set_num_threads(threads)`` for the measurement and
   restores the previous value afterwards;
-- warm-up: ``blocked_autorange`` first runs the statement untimed to choose how many calls to
-  time together, which also pays the one-off costs (memory allocation, choosing the
+- warm-up: the timer first runs the statement untimed to choose how many calls to time
+  together (a block), which also pays the one-off costs (memory allocation, choosing the
   convolution algorithm for these shapes) before any timed call;
-- median: the timed blocks are summarised by their median, which one slow block (another
-  process taking the core) moves far less than the mean;
+- median: blocks are timed until there are at least four of them and ``min_run_time``
+  seconds of timed calls, and summarised by their median, which one slow block (another
+  process taking the core) moves far less than the mean. (``blocked_autorange`` would stop
+  after ONE block when a single call takes longer than ``min_run_time``: a "median" of one.
+  ``adaptive_autorange`` always times at least four; its early stop on a small spread is
+  switched off (``threshold=inf``) so that the time a measurement takes is predictable);
 - seconds: everything is in seconds per call of the model on one batch.
 
 Canziani, Paszke and Culurciello (2016, arXiv:1605.07678) is the model for the comparison:
@@ -18,6 +22,7 @@ accuracy against operations, against throughput, and time against batch size.
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 import platform
 import statistics
@@ -71,13 +76,23 @@ def imagenet_models() -> list[str]:
             if not any(fnmatch.fnmatchcase(name, pattern) for pattern in NOT_IMAGENET)]
 
 
+# Model files that hold later members of a family defined in another file.
+FAMILY_OF_FILE: dict[str, str] = {
+    "inception_v3": "inception",
+    "preact_resnet": "resnet",
+    "convnext_roadmap": "convnext",
+}
+
+
 def model_family(name: str) -> str:
-    """The family file a registered model is defined in: ``"resnet"`` for ``"resnet50"``."""
+    """The family of a registered model: the file it is defined in (``"resnet"`` for
+    ``"resnet50"``), or the family that file continues (``FAMILY_OF_FILE``)."""
     for module_name, module in list(sys.modules.items()):
         builder = getattr(module, name, None) if module_name.startswith(
             "cnncourse.models.") else None
         if callable(builder) and getattr(builder, "__module__", None) == module_name:
-            return module_name.rsplit(".", 1)[1]
+            file = module_name.rsplit(".", 1)[1]
+            return FAMILY_OF_FILE.get(file, file)
     raise KeyError(f"no family module defines a model named {name!r}; see list_models()")
 
 
@@ -115,6 +130,10 @@ def fixed_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+# The fewest timed blocks ``adaptive_autorange`` collects (its stop test needs more than 3).
+MIN_BLOCKS = 4
+
+
 @dataclass(frozen=True)
 class Latency:
     """One latency measurement: seconds per call of a model on a batch of ``batch_size``.
@@ -145,8 +164,8 @@ def measure_latency(model: nn.Module, inputs: torch.Tensor, *, threads: int = 1,
                     min_run_time: float = 0.2) -> Latency:
     """Time ``model(inputs)`` in eval mode without autograd; see the module docstring.
 
-    min_run_time: seconds of timed calls to collect at least (a call longer than that is
-    timed once, after the warm-up call).
+    min_run_time: seconds of timed calls to collect at least; however long a call takes,
+    at least ``MIN_BLOCKS`` blocks are timed, after the warm-up.
     """
     model.eval()
 
@@ -157,7 +176,9 @@ def measure_latency(model: nn.Module, inputs: torch.Tensor, *, threads: int = 1,
     timer = benchmark.Timer(stmt="forward()", globals={"forward": forward},
                             num_threads=threads, label=type(model).__name__,
                             sub_label=f"batch {inputs.shape[0]}")
-    measurement = timer.blocked_autorange(min_run_time=min_run_time)
+    # at least MIN_BLOCKS blocks and min_run_time seconds, never stopping early (threshold=inf)
+    measurement = timer.adaptive_autorange(threshold=math.inf, min_run_time=min_run_time,
+                                           max_run_time=None)
     return Latency(batch_size=int(inputs.shape[0]), threads=threads,
                    times=tuple(measurement.times))
 
@@ -238,17 +259,24 @@ def meta_costs(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, int
     return count_parameters(model), counter.get_total_flops() // 2, activation_bytes
 
 
-def measure_model(name: str, batch_sizes: Sequence[int] = (1,), *, threads: int = 1,
-                  min_run_time: float = 0.2) -> ModelCosts:
-    """Parameters, MACs and activation memory (``meta_costs``, one image at the model's input
-    size), then the latency at each batch size (``measure_latency``)."""
+def model_costs(name: str) -> ModelCosts:
+    """Parameters, MACs and activation memory (``meta_costs``) of one image at the model's
+    input size, on the meta device: no latency yet, and well under a second a model."""
     size = input_resolution(name)
     with torch.device("meta"):
         meta_model = get_model(name)
     params, macs, activation_bytes = meta_costs(meta_model, (3, size, size))
-    costs = ModelCosts(name=name, family=model_family(name), resolution=size, params=params,
-                       macs=macs, activation_bytes=activation_bytes)
-    model = build_for_timing(meta_model)
+    return ModelCosts(name=name, family=model_family(name), resolution=size, params=params,
+                      macs=macs, activation_bytes=activation_bytes)
+
+
+def measure_model(name: str, batch_sizes: Sequence[int] = (1,), *, threads: int = 1,
+                  min_run_time: float = 0.2, costs: ModelCosts | None = None) -> ModelCosts:
+    """The static costs (``model_costs``, or ``costs`` if already computed: its latencies are
+    filled in), then the latency at each batch size (``measure_latency``)."""
+    costs = costs if costs is not None else model_costs(name)
+    model = build_for_timing(name)
+    size = costs.resolution
     for batch in batch_sizes:
         inputs = torch.zeros(batch, 3, size, size)
         costs.latency[batch] = measure_latency(model, inputs, threads=threads,

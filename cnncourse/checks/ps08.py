@@ -156,6 +156,8 @@ def _latency_hint(got: float, warmup: int, durations: list[float]) -> str | None
          1000 * statistics.fmean(durations)),
         ("that is the total time of the timed calls: time each call on its own and take the "
          "median.", sum(durations)),
+        ("that is the fastest call (the minimum); report the median, the typical call.",
+         min(durations)),
         ("the warm-up calls must not be timed: start timing after them.",
          statistics.median(everything)),
         ("the warm-up calls must not be timed: start timing after them.",
@@ -248,6 +250,10 @@ def _pareto_hint(got: list[int], costs: list[float], scores: list[float]) -> str
          lambda: _front_by(costs, scores, lambda cj, sj, ci, si: cj <= ci and sj >= si)),
         ("j dominates i only if it is at least as good in BOTH cost and score.",
          lambda: _front_by(costs, scores, lambda cj, sj, ci, si: cj < ci or sj > si)),
+        ("strictly better in ONE of the two is enough: a model with the same cost and a "
+         "higher score (or the same score at a lower cost) dominates; use <= and >=, plus "
+         "one strict inequality.",
+         lambda: _front_by(costs, scores, lambda cj, sj, ci, si: cj < ci and sj > si)),
     ], "point j dominates point i when costs[j] <= costs[i] and scores[j] >= scores[i] and one "
        "of the two is strict; keep the points nothing dominates.")
 
@@ -271,7 +277,10 @@ def check_pareto_front(student_fn: Any, hidden: bool = False) -> None:
             if got == expected:
                 continue
             if sorted(got) == expected:
+                by_cost = sorted(expected, key=lambda i: (costs[i], -scores[i]))
                 fail(call, f"expected the indices in increasing order, {expected}, got {got}.",
+                     "the indices sorted by index, not by cost (the order of the book's "
+                     "benchmark.pareto_front): return sorted(front)." if got == by_cost else
                      "return sorted(front).")
             hint = _pareto_hint(sorted(got), costs, scores)
             fail(call, f"expected the front {expected}, got {got}.", hint)
@@ -334,6 +343,12 @@ def _raw_gradient(model: nn.Module, images: torch.Tensor, target: torch.Tensor,
     return grad
 
 
+def _predicted(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """The class each image gets from ``model`` (argmax of the logits)."""
+    with torch.no_grad():
+        return model(images).argmax(dim=1)
+
+
 @checker
 def check_saliency_map(student_fn: Any, hidden: bool = False) -> None:
     """``saliency_map(model, images, target) -> (N, H, W)``: |d logit / d input|, max over
@@ -381,6 +396,10 @@ def check_saliency_map(student_fn: Any, hidden: bool = False) -> None:
                                 ("differentiate the class's logit (the model's output), not "
                                  "its softmax probability.",
                                  lambda: _raw_gradient(m, i, t, softmax=True).abs().amax(dim=1)),
+                            ("use the class you are given in `target`, not the class the "
+                             "model predicts (argmax): a saliency map answers 'why this "
+                             "class?' for any class.",
+                             lambda: _raw_gradient(m, i, _predicted(m, i)).abs().amax(dim=1)),
                             ], "the gradient of model(images)[i, target[i]] with respect to "
                                "the images, absolute value, max over dim=1.")))
     report_success(name, len(cases), hidden)
@@ -436,6 +455,7 @@ def check_freeze(student_fn: Any, hidden: bool = False) -> None:
 GROUP_CASES: list[tuple[int, list[int], float, float]] = [    # seed, frozen, base_lr, decay
     (100, [], 0.1, 0.5),
     (101, [0], 0.01, 0.3),
+    (104, [1], 0.1, 0.5),   # a frozen stage BETWEEN two trainable ones
 ]
 GROUP_HIDDEN: list[tuple[int, list[int], float, float]] = [
     (102, [0, 1], 0.05, 0.1),
@@ -448,6 +468,13 @@ def _describe_groups(groups: Sequence[dict], stages: Sequence[nn.Module]) -> lis
     owner = {id(p): i for i, s in enumerate(stages) for p in s.parameters()}
     return [f"lr={g.get('lr')!r} params of stage(s) "
             f"{sorted({owner.get(id(p), -1) for p in g.get('params', [])})}" for g in groups]
+
+
+def _same_lrs(got: Sequence[Any], expected: Sequence[float]) -> bool:
+    """Equal learning rates, one per group, up to rounding."""
+    return len(got) == len(expected) and all(
+        isinstance(g, float | int) and abs(g - e) <= 1e-12 + 1e-9 * abs(e)
+        for g, e in zip(got, expected, strict=True))
 
 
 def _compare_groups(got: Any, stages: Sequence[nn.Module], base_lr: float, decay: float,
@@ -472,9 +499,19 @@ def _compare_groups(got: Any, stages: Sequence[nn.Module], base_lr: float, decay
         last = len(stages) - 1
         reversed_lrs = [base_lr * decay ** i for i, s in enumerate(stages)
                         if any(p.requires_grad for p in s.parameters())]
+        n_trainable = len(reversed_lrs)
+        over_trainable = [  # the exponent counted over the trainable stages only
+            [base_lr * decay ** (n_trainable - 1 - k) for k in range(n_trainable)],
+            [base_lr * decay ** (last - k) for k in range(n_trainable)]]
+        got_lrs = [g.get("lr") for g in got]
         hint = ("the LAST stage gets base_lr; the stage k places before it base_lr * "
                 "decay**k, so the first stage learns slowest."
-                if [g.get("lr") for g in got] == reversed_lrs and len(reversed_lrs) > 1 else
+                if _same_lrs(got_lrs, reversed_lrs) and len(reversed_lrs) > 1 else
+                "count the places over ALL the stages, frozen ones included: the stage at "
+                "index i gets base_lr * decay**(len(stages) - 1 - i), even when a stage "
+                "between it and the last is frozen and has no group."
+                if any(_same_lrs(got_lrs, lrs) for lrs in over_trainable)
+                and not _same_lrs(got_lrs, [e["lr"] for e in expected]) else
                 "drop a stage whose parameters are all frozen: no empty groups."
                 if any(not g.get("params") for g in got) else
                 f"one group per stage in stage order, lr = base_lr * decay**({last} - index), "
