@@ -11,7 +11,9 @@ from torch import nn
 
 from cnncourse.analysis import layer_table
 from cnncourse.checks import ps04
-from cnncourse.models.inception import Inception, batch_norm_2d, label_smoothing_cross_entropy
+from cnncourse.losses import label_smoothing_cross_entropy
+from cnncourse.models.inception import Inception
+from cnncourse.normalization import batch_norm_2d
 from tests.problem_sets import solutions
 
 ASSIGNMENT = "ps04_inception"

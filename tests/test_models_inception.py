@@ -1,5 +1,6 @@
 """Inception: GoogLeNet's Table 1 as data, the published parameter counts, the auxiliary heads
-switching with training mode, and the shapes through Inception v3. Built on the meta device."""
+switching with training mode, the shapes through Inception v3, and batch norm and label
+smoothing written out by hand against PyTorch. Models are built on the meta device."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ import torch
 from torch import nn
 
 from cnncourse.analysis import conv_params, count_parameters
+from cnncourse.losses import label_smoothing_cross_entropy
 from cnncourse.models import get_model
 from cnncourse.models.inception import (
     GOOGLENET_DEPTH,
     GOOGLENET_TABLE1,
+    GoogLeNet,
     Inception,
     InceptionSpec,
-    batch_norm_2d,
     bn_eps_0001,
-    label_smoothing_cross_entropy,
 )
+from cnncourse.models.inception_v3 import InceptionV3
+from cnncourse.normalization import batch_norm_2d
 
 PARAMS = {
     ("googlenet", False): 6_998_552,       # the paper's network: biases, a real 5x5 branch
@@ -45,8 +48,30 @@ def test_table1_output_channels():
                     "4e": 832, "5a": 832, "5b": 1024}
 
 
-def test_googlenet_is_22_layers_deep():
-    assert GOOGLENET_DEPTH == 22
+def weighted_depth(module: nn.Module) -> int:
+    """Convs and FCs along the deepest path: sequences add up, parallel branches take the
+    deepest, auxiliary heads are left out (the chapter counts the same way)."""
+    if isinstance(module, nn.Conv2d | nn.Linear):
+        return 1
+    depths = [weighted_depth(m) for name, m in module.named_children()
+              if not name.startswith("aux")]
+    if isinstance(module, nn.Sequential | GoogLeNet | InceptionV3):
+        return sum(depths)
+    return max(depths, default=0)
+
+
+def test_depths_along_the_deepest_path():
+    assert GOOGLENET_DEPTH == 22 == weighted_depth(build("googlenet", True))
+    assert weighted_depth(build("inception_v3", True)) == 48   # the paper says "42 layers"
+
+
+@pytest.mark.parametrize(("name", "kernel"), [("googlenet", 3), ("googlenet_bn", 2)])
+def test_pool_after_4e(name, kernel):
+    # Table 1 has 3x3/2; torchvision's googlenet has 2x2/2. Both give 7x7 at 224.
+    model = build(name, False)
+    pool = model.inception4e[1]
+    assert isinstance(pool, nn.MaxPool2d) and pool.kernel_size == kernel and pool.stride == 2
+    assert tuple(pool(torch.empty(1, 832, 14, 14, device="meta")).shape) == (1, 832, 7, 7)
 
 
 def module_params_by_hand(c_in: int, s: InceptionSpec, k: int = 5) -> int:

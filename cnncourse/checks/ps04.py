@@ -40,6 +40,8 @@ from cnncourse.models.inception import Inception
 
 # Named tuples are data, not answers (and trapping their __init__ would break them).
 REFERENCES = [ref for ref in reference_objects("cnncourse.models.inception",
+                                               "cnncourse.models.inception_v3",
+                                               "cnncourse.normalization", "cnncourse.losses",
                                                "cnncourse.analysis.arithmetic")
               if not (isinstance(ref, type) and issubclass(ref, tuple))]
 BN_FUNCTIONS = ("torch.nn.functional.batch_norm", "torch.batch_norm", "torch.nn.BatchNorm2d",
@@ -293,14 +295,16 @@ def check_batch_norm(student_fn: Any, hidden: bool = False) -> None:
                             f"running_var after a {mode}-mode call", atol=1e-5,
                             hint=stats_hint)
                 check_close(got, expected, call, f"{mode}-mode output", atol=1e-4,
-                            hint=_bn_output_hint(got, x, gamma, beta, start, training,
+                            hint=_bn_output_hint(got, x, gamma, beta, start,
+                                                 (r_mean.clone(), r_var.clone()), training,
                                                  bn.eps))
     report_success(name, len(cases), hidden)
 
 
 def _bn_output_hint(got: torch.Tensor, x: torch.Tensor, gamma: torch.Tensor,
-                    beta: torch.Tensor, start: tuple[torch.Tensor, ...], training: bool,
-                    eps: float) -> str:
+                    beta: torch.Tensor, start: tuple[torch.Tensor, ...],
+                    updated: tuple[torch.Tensor, ...], training: bool, eps: float) -> str:
+    """``start``: the running statistics before the call; ``updated``: after it."""
     v = (1, -1, 1, 1)
     dims = (0, 2, 3)
 
@@ -315,6 +319,8 @@ def _bn_output_hint(got: torch.Tensor, x: torch.Tensor, gamma: torch.Tensor,
          lambda: norm(mean, x.var(dim=dims)) if training else None),
         ("in training mode normalise with the batch's statistics, not the running ones.",
          lambda: norm(*start) if training else None),
+        ("in training mode normalise with the batch's statistics, not the running ones "
+         "(not even freshly updated).", lambda: norm(*updated) if training else None),
         ("scale by gamma and shift by beta after normalising.",
          lambda: (x - mean.view(v)) / torch.sqrt(biased.view(v) + eps)),
     ], "y = gamma * (x - mean) / sqrt(var + eps) + beta, per channel.") or ""
