@@ -15,7 +15,7 @@ from torch import nn
 
 from cnncourse.analysis import count_parameters
 from cnncourse.checks import ps05
-from cnncourse.models import get_model, resnet
+from cnncourse.models import get_model, preact_resnet, resnet
 from tests.problem_sets import solutions
 
 ASSIGNMENT = "ps05_resnet"
@@ -55,6 +55,7 @@ def test_pinned_counts_and_block_plans_are_the_course_resnets(name, block, layer
 
 
 @pytest.mark.parametrize(("name", "reference"), [("BasicBlock", resnet.BasicBlock),
+                                                 ("BasicBlock", preact_resnet.PreActBasicBlock),
                                                  ("Bottleneck", resnet.Bottleneck),
                                                  ("SEBlock", resnet.SqueezeExcitation),
                                                  ("make_resnet", resnet.ResNet)])

@@ -1,7 +1,8 @@
 """ResNet and its descendants: every published parameter count, the counts without the
 classifier, closed forms for the blocks, shapes, and the behaviours the chapter relies on
 (zero-initialised residuals give relu(x), option A has no parameters, stochastic depth,
-pre-activation identity paths). Big models are built on the meta device."""
+pre-activation identity paths, Wide ResNet and ResNet-1001 on CIFAR). Big models are built on
+the meta device."""
 
 from __future__ import annotations
 
@@ -11,10 +12,18 @@ from torch import nn
 
 from cnncourse.analysis import conv_params, count_parameters, linear_params
 from cnncourse.models import get_model
+from cnncourse.models.preact_resnet import (
+    PreActBasicBlock,
+    PreActBottleneck,
+    preact_cifar_resnet,
+    wide_cifar_resnet,
+)
 from cnncourse.models.resnet import (
+    RESNET_LAYERS,
     BasicBlock,
     Bottleneck,
-    PreActBasicBlock,
+    PlainBlock,
+    ResNet,
     SqueezeExcitation,
     StochasticDepth,
     ZeroPadShortcut,
@@ -34,14 +43,16 @@ PARAMS = {
     "wide_resnet50_2": 68_883_240,
     "resnext50_32x4d": 25_028_904,
     "se_resnet50": 28_088_024,        # Hu et al. (2017) Table 2: 28.1M
-    "preact_resnet18": 11_687_720,    # no BN+ReLU after the stem conv, one BN at the end
-    "preact_resnet50": 25_549_352,
     # He et al. (2015) Section 4.2: 0.27M, 0.46M, 0.67M, 0.85M, 1.7M
     "cifar_resnet20": 269_722,
     "cifar_resnet32": 464_154,
     "cifar_resnet44": 658_586,
     "cifar_resnet56": 853_018,
     "cifar_resnet110": 1_727_962,
+    # He et al. (2016): 1.7M and 10.2M; Zagoruyko and Komodakis (2016) Table 5: 36.5M
+    "cifar_preact_resnet164": 1_703_258,
+    "cifar_preact_resnet1001": 10_327_706,
+    "cifar_wrn28_10": 36_479_194,
 }
 # Without the classifier (num_classes=0): what the seeds' table (11.174M, ...) approximates.
 BACKBONE = {
@@ -175,3 +186,38 @@ def test_resnext_group_width_and_wide_width():
     assert first.conv2.groups == 32 and first.conv2.in_channels == 128
     assert wide.stages[0][0].conv2.in_channels == 128
     assert wide.stages[0][0].conv3.out_channels == 256
+
+
+def test_preact_imagenet_counts():
+    """No BN+ReLU after the stem conv (-128), one BN before the pooling (+2 * final width)."""
+    with torch.device("meta"):
+        assert count_parameters(ResNet(PreActBasicBlock, RESNET_LAYERS[18])) == 11_687_720
+        assert count_parameters(ResNet(PreActBottleneck, RESNET_LAYERS[50])) == 25_549_352
+
+
+def test_cifar_preact_and_wide_structure():
+    with torch.device("meta"):
+        wrn = wide_cifar_resnet(28, 10)
+        r164 = preact_cifar_resnet(164)
+    assert wrn.stem[0].out_channels == 16 and len(wrn.stem) == 1   # bare 16-channel stem
+    assert [len(stage) for stage in wrn.stages] == [4, 4, 4]
+    assert [stage[-1].conv2.out_channels for stage in wrn.stages] == [160, 320, 640]
+    assert [stage[-1].conv3.out_channels for stage in r164.stages] == [64, 128, 256]
+    assert isinstance(wrn.final_act[0], nn.BatchNorm2d)
+    with pytest.raises(ValueError, match="6n\\+4"):
+        wide_cifar_resnet(27, 10)
+    with pytest.raises(ValueError, match="9n\\+2"):
+        preact_cifar_resnet(21)
+
+
+def test_zero_init_residual_for_every_block_kind():
+    """Pre-activation blocks end on a conv: zeroing it makes the block the identity."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 32, 6, 6)
+    for block in (PreActBasicBlock(32, 32), PreActBottleneck(32, 8)):
+        block.zero_init_last()
+        torch.testing.assert_close(block.eval()(x), x)
+    model = wide_cifar_resnet(10, 2, zero_init_residual=True).eval()
+    torch.testing.assert_close(model.stages[1][0].conv2.weight.abs().sum().item(), 0.0)
+    with pytest.raises(ValueError, match="plain block"):
+        cifar_resnet(8, block=PlainBlock, zero_init_residual=True)

@@ -44,13 +44,13 @@ from cnncourse.checks._core import (
 )
 from cnncourse.models import resnet
 
-REFERENCES = reference_objects("cnncourse.models.resnet")
+REFERENCES = reference_objects("cnncourse.models.resnet", "cnncourse.models.preact_resnet")
 with torch.device("meta"):   # its first use imports a module: do it now, in the setup cell,
     pass                     # not while a student's code runs under the grader's audit hook
 # What building one of the course's blocks calls: make_resnet is handed those blocks, so
 # they must not be trapped while it runs.
 BLOCK_PARTS = (resnet.BasicBlock, resnet.Bottleneck, resnet.conv3x3, resnet.conv1x1,
-               resnet.shortcut_b, resnet.projection)
+               resnet.shortcut_b, resnet.projection, resnet.branch_extras)
 NETWORK_REFERENCES = [ref for ref in REFERENCES if ref not in BLOCK_PARTS]
 
 

@@ -4,8 +4,6 @@ Papers:
 - K. He, X. Zhang, S. Ren, J. Sun. "Deep Residual Learning for Image Recognition."
   arXiv:1512.03385, CVPR 2016. ``RESNET_LAYERS`` is its Table 1 (blocks per stage); the
   CIFAR-10 networks (6n+2 layers, widths 16/32/64, option A shortcuts) are its Section 4.2.
-- K. He et al. "Identity Mappings in Deep Residual Networks." arXiv:1603.05027, ECCV 2016:
-  the pre-activation blocks (BN-ReLU-conv, nothing after the addition).
 - G. Huang et al. "Deep Networks with Stochastic Depth." arXiv:1603.09382, ECCV 2016:
   residual branches dropped at random while training, survival decaying linearly with depth.
 - S. Zagoruyko, N. Komodakis. "Wide Residual Networks." arXiv:1605.07146, BMVC 2016.
@@ -15,7 +13,9 @@ Papers:
   channel gates on the residual branch, reduction 16.
 
 Builders follow torchvision's names (``resnet18`` ... ``resnet152``, ``wide_resnet50_2``,
-``resnext50_32x4d``) so the published parameter counts can be pinned in tests.
+``resnext50_32x4d``) so the published parameter counts can be pinned in tests. The
+pre-activation blocks and the networks built from them (He et al. 2016, the CIFAR Wide ResNets)
+are in ``preact_resnet.py``; ``ResNet`` builds them too.
 
 Deviations, and why:
 - Like torchvision (the "ResNet v1.5" variant), the bottleneck puts its stride on the 3x3
@@ -26,6 +26,8 @@ Deviations, and why:
 - Stochastic depth drops the branch for the whole mini-batch, as Huang et al. do, and scales
   it by its survival probability at test time (torchvision instead rescales while training).
 - PyTorch's default initialisation except He (Kaiming) normal for convolutions, as the paper.
+- ``zero_init_residual`` (not in the paper; Goyal et al. 2017) zeroes the last scale of each
+  residual branch (each block's ``zero_init_last``), so every block starts as its shortcut.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ class StochasticDepth(nn.Module):
         return x * keep.to(x.dtype)
 
 
-def _branch_extras(channels: int, se_reduction: int | None, drop_prob: float) -> nn.Sequential:
+def branch_extras(channels: int, se_reduction: int | None, drop_prob: float) -> nn.Sequential:
     """What every block may add to the end of its residual branch: an SE gate, stochastic
     depth. An empty Sequential (no parameters, identity) when neither is asked for."""
     parts: list[nn.Module] = []
@@ -166,7 +168,7 @@ class BasicBlock(nn.Module):
         self.bn1 = norm_layer(planes)
         self.conv2 = conv3x3(planes, planes)
         self.bn2 = norm_layer(planes)
-        self.extras = _branch_extras(planes, se_reduction, drop_prob)
+        self.extras = branch_extras(planes, se_reduction, drop_prob)
         self.shortcut = shortcut(in_channels, planes, stride, norm_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -175,6 +177,10 @@ class BasicBlock(nn.Module):
         out = self.extras(out)
         return F.relu(out + self.shortcut(x))
 
+    def zero_init_last(self) -> None:
+        """Branch off: with bn2's scale at 0 the block computes relu(shortcut(x))."""
+        nn.init.zeros_(self.bn2.weight)
+
 
 class PlainBlock(BasicBlock):
     """The paper's plain baseline: a BasicBlock without its shortcut, relu(bn2(conv2(...)))."""
@@ -182,6 +188,9 @@ class PlainBlock(BasicBlock):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
         return F.relu(self.extras(self.bn2(self.conv2(out))))
+
+    def zero_init_last(self) -> None:
+        raise ValueError("a plain block has no shortcut: zeroing its last scale would output 0")
 
 
 class Bottleneck(nn.Module):
@@ -207,7 +216,7 @@ class Bottleneck(nn.Module):
         self.bn2 = norm_layer(width)
         self.conv3 = conv1x1(width, out_channels)
         self.bn3 = norm_layer(out_channels)
-        self.extras = _branch_extras(out_channels, se_reduction, drop_prob)
+        self.extras = branch_extras(out_channels, se_reduction, drop_prob)
         self.shortcut = shortcut(in_channels, out_channels, stride, norm_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -217,67 +226,12 @@ class Bottleneck(nn.Module):
         out = self.extras(out)
         return F.relu(out + self.shortcut(x))
 
-
-class PreActBasicBlock(nn.Module):
-    """He et al. (2016): BN-ReLU-conv twice, and nothing after the addition, so the shortcut
-    path from any block to any later one is a pure identity. A projection shortcut reads the
-    pre-activated input, as in the paper's code."""
-
-    expansion = 1
-
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, groups: int = 1,
-                 base_width: int = 64, shortcut: ShortcutFactory = shortcut_b,
-                 norm_layer: NormFactory = nn.BatchNorm2d, se_reduction: int | None = None,
-                 drop_prob: float = 0.0) -> None:
-        super().__init__()
-        self.bn1 = norm_layer(in_channels)
-        self.conv1 = conv3x3(in_channels, planes, stride)
-        self.bn2 = norm_layer(planes)
-        self.conv2 = conv3x3(planes, planes)
-        self.extras = _branch_extras(planes, se_reduction, drop_prob)
-        # the shortcut's own BN would undo the pre-activation design: a bare 1x1 conv
-        self.shortcut = shortcut(in_channels, planes, stride, lambda c: nn.Identity())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pre = F.relu(self.bn1(x))
-        skip = x if isinstance(self.shortcut, nn.Identity) else self.shortcut(pre)
-        out = self.conv1(pre)
-        out = self.conv2(F.relu(self.bn2(out)))
-        return self.extras(out) + skip
+    def zero_init_last(self) -> None:
+        """Branch off: with bn3's scale at 0 the block computes relu(shortcut(x))."""
+        nn.init.zeros_(self.bn3.weight)
 
 
-class PreActBottleneck(nn.Module):
-    """Pre-activation bottleneck: BN-ReLU-1x1, BN-ReLU-3x3, BN-ReLU-1x1, then the addition."""
-
-    expansion = 4
-
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, groups: int = 1,
-                 base_width: int = 64, shortcut: ShortcutFactory = shortcut_b,
-                 norm_layer: NormFactory = nn.BatchNorm2d, se_reduction: int | None = None,
-                 drop_prob: float = 0.0) -> None:
-        super().__init__()
-        width = int(planes * (base_width / 64.0)) * groups
-        out_channels = planes * self.expansion
-        self.bn1 = norm_layer(in_channels)
-        self.conv1 = conv1x1(in_channels, width)
-        self.bn2 = norm_layer(width)
-        self.conv2 = conv3x3(width, width, stride, groups)
-        self.bn3 = norm_layer(width)
-        self.conv3 = conv1x1(width, out_channels)
-        self.extras = _branch_extras(out_channels, se_reduction, drop_prob)
-        self.shortcut = shortcut(in_channels, out_channels, stride, lambda c: nn.Identity())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pre = F.relu(self.bn1(x))
-        skip = x if isinstance(self.shortcut, nn.Identity) else self.shortcut(pre)
-        out = self.conv1(pre)
-        out = self.conv2(F.relu(self.bn2(out)))
-        out = self.conv3(F.relu(self.bn3(out)))
-        return self.extras(out) + skip
-
-
-Block = type[BasicBlock] | type[Bottleneck] | type[PreActBasicBlock] | type[PreActBottleneck]
-PREACT_BLOCKS = (PreActBasicBlock, PreActBottleneck)
+Block = type[nn.Module]   # BasicBlock, Bottleneck, PlainBlock or a pre-activation block
 
 
 def drop_probs(total_blocks: int, final: float) -> list[float]:
@@ -291,31 +245,34 @@ class ResNet(nn.Module):
 
     stem:      "imagenet" (7x7/2 conv, 3x3/2 max pool) or "cifar" (one 3x3 conv);
     widths:    ``planes`` of each stage, doubling while the stride halves the map;
+    stem_width: the stem's output channels, ``widths[0]`` unless given (16 in a Wide ResNet);
+    block.preact: a pre-activation block (True) gets a bare stem conv and a final BN-ReLU;
     num_classes=0 leaves out the classifier (a backbone ending in pooled features).
     """
 
     def __init__(self, block: Block, layers: tuple[int, ...], num_classes: int = 1000,
                  widths: tuple[int, ...] = (64, 128, 256, 512), stem: str = "imagenet",
                  in_channels: int = 3, groups: int = 1, width_per_group: int = 64,
-                 shortcut: ShortcutFactory = shortcut_b,
+                 shortcut: ShortcutFactory = shortcut_b, stem_width: int | None = None,
                  norm_layer: NormFactory = nn.BatchNorm2d, se_reduction: int | None = None,
                  stochastic_depth: float = 0.0, zero_init_residual: bool = False) -> None:
         super().__init__()
-        preact = block in PREACT_BLOCKS
+        preact = getattr(block, "preact", False)
+        channels = stem_width or widths[0]
         if stem == "imagenet":
             self.stem = nn.Sequential(
-                nn.Conv2d(in_channels, widths[0], 7, stride=2, padding=3, bias=False),
-                *([] if preact else [norm_layer(widths[0]), nn.ReLU(inplace=True)]),
+                nn.Conv2d(in_channels, channels, 7, stride=2, padding=3, bias=False),
+                *([] if preact else [norm_layer(channels), nn.ReLU(inplace=True)]),
                 nn.MaxPool2d(3, stride=2, padding=1))          # (N, 64, 56, 56) from 224
         elif stem == "cifar":
             self.stem = nn.Sequential(
-                conv3x3(in_channels, widths[0]),
-                *([] if preact else [norm_layer(widths[0]), nn.ReLU(inplace=True)]))
+                conv3x3(in_channels, channels),
+                *([] if preact else [norm_layer(channels), nn.ReLU(inplace=True)]))
         else:
             raise ValueError(f"stem must be 'imagenet' or 'cifar', got {stem!r}")
 
         probs = iter(drop_probs(sum(layers), stochastic_depth))
-        stages, channels = [], widths[0]
+        stages = []
         for i, (planes, count) in enumerate(zip(widths, layers, strict=True)):
             blocks = []
             for j in range(count):
@@ -340,12 +297,10 @@ class ResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        if zero_init_residual:   # each block starts as relu(x): Goyal et al. (2017)
-            for m in self.modules():
-                if isinstance(m, Bottleneck):
-                    nn.init.zeros_(m.bn3.weight)
-                elif isinstance(m, BasicBlock):
-                    nn.init.zeros_(m.bn2.weight)
+        if zero_init_residual:   # each block starts as its shortcut: Goyal et al. (2017)
+            for stage in self.stages:
+                for block in stage:
+                    block.zero_init_last()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)            # (N, 64, 56, 56) for a 224x224 ImageNet input
@@ -404,18 +359,6 @@ def resnext50_32x4d(**kwargs) -> ResNet:
 def se_resnet50(**kwargs) -> ResNet:
     """SE-ResNet-50: ResNet-50 with a squeeze-and-excitation gate (reduction 16) per block."""
     return ResNet(Bottleneck, RESNET_LAYERS[50], se_reduction=16, **kwargs)
-
-
-@register_model
-def preact_resnet18(**kwargs) -> ResNet:
-    """ResNet-18 with pre-activation blocks (He et al. 2016)."""
-    return ResNet(PreActBasicBlock, RESNET_LAYERS[18], **kwargs)
-
-
-@register_model
-def preact_resnet50(**kwargs) -> ResNet:
-    """ResNet-50 with pre-activation bottlenecks (He et al. 2016)."""
-    return ResNet(PreActBottleneck, RESNET_LAYERS[50], **kwargs)
 
 
 def cifar_resnet(depth: int, block: Block = BasicBlock, num_classes: int = 10,
