@@ -197,14 +197,15 @@ def test_feedback_pages_say_what_happened_and_what_to_do():
 
 # ---- ps01 answers that tamper with the checkers (a real checker; no nbgrader) ------------------
 
-def rerun_ps01(tmp_path: Path, code: str) -> tuple[dict, list[str], bool]:
+def rerun_ps01(tmp_path: Path, code: str, cell_timeout: int = 30,
+               ) -> tuple[dict, list[str], bool]:
     """Re-run ps01's reference answers with ``output_size_solution`` replaced by ``code``;
     (grade id -> passed, notes, tampered)."""
     source = read(PS01)
     submitted = copy.deepcopy(source)
     cells_by_grade_id(submitted)["output_size_solution"][1].source = code
     verdict = run_trusted(trusted_plan(source, submitted), tmp_path / "work",
-                          Limits(cell_timeout=30), [REPO / "exercises"])
+                          Limits(cell_timeout=cell_timeout), [REPO / "exercises"])
     return ({gid: o.passed for gid, o in verdict.tests.items()}, verdict.notes,
             verdict.tampered)
 
@@ -282,3 +283,46 @@ def test_the_notebook_kernel_refuses_the_course_files_and_processes(tmp_path):
                         ("socket.connect", (None, ("192.0.2.1", 80)))]:
         with pytest.raises(PermissionError, match="not allowed while grading"):
             hook(event, args)
+
+
+STUBBORN = ("import signal\n"
+            "def conv_output_size(n, kernel, stride=1, padding=0, dilation=1):\n"
+            "    signal.signal(signal.SIGALRM, signal.SIG_IGN)  # the time limit's signal\n"
+            "    while True:\n"
+            "        pass\n")
+
+
+def stubborn_ps01(tmp_path: Path, self_check: str):
+    """ps01's reference answers, with a conv_output_size that ignores the time limit and
+    never returns; ``self_check`` replaces the self-check cell after it."""
+    source = read(PS01)
+    submitted = copy.deepcopy(source)
+    position, cell = cells_by_grade_id(submitted)["output_size_solution"]
+    cell.source = STUBBORN
+    submitted.cells[position + 1].source = self_check
+    plan = trusted_plan(source, submitted)
+    return run_trusted(plan, tmp_path / "work", Limits(cell_timeout=4), [REPO / "exercises"])
+
+
+@pytest.mark.slow
+def test_a_test_that_cannot_be_interrupted_is_killed_and_the_rest_is_graded(tmp_path):
+    """Only the tests call the stubborn function: killing the test's process is the one way
+    to stop it (the path a hang in compiled code takes). That part scores 0, the runner
+    lives on and grades the parts after it; the self-check that switches off the time
+    limit's signal is noted (and the limit is armed again for the next cell)."""
+    verdict = stubborn_ps01(tmp_path, "signal.signal(signal.SIGALRM, signal.SIG_IGN)")
+    passed = {gid: outcome.passed for gid, outcome in verdict.tests.items()}
+    assert not passed["output_size_test"] and not passed["output_size_test_hidden"]
+    assert "did not finish" in verdict.tests["output_size_test"].message
+    assert passed["conv_loops_test"] and passed["receptive_field_test_hidden"]
+    assert any("SIGALRM" in note for note in verdict.notes) and verdict.tampered
+
+
+@pytest.mark.slow
+def test_a_student_cell_that_cannot_be_interrupted_stops_the_rerun_early(tmp_path):
+    """The self-check calls it in the runner itself: the runner goes quiet and is stopped
+    after one cell's limit, not the whole notebook's, and the parts after it score 0."""
+    verdict = stubborn_ps01(tmp_path, "conv_output_size(5, 3)")
+    assert not any(outcome.passed for outcome in verdict.tests.values())
+    assert any("stopped after its time limit, in cell" in note for note in verdict.notes)
+    assert verdict.seconds < 60  # one cell's 4 s and the grace, not 4 s for each of ~40 cells

@@ -330,10 +330,13 @@ def _guarded_import(original, notes: list[str]):
     return guarded
 
 
-def _audit_hook(workdir: str, blocked_roots: list[str], fork_code: types.CodeType,
+def _audit_hook(workdir: str, blocked_roots: list[str], trusted_code: set[types.CodeType],
                 events: list[str]):
     """An audit hook (it cannot be removed once added) for everything the student's code
-    must not do in the re-run; ``events`` collects what was refused, for the notes."""
+    must not do in the re-run; ``events`` collects what was refused, for the notes. The
+    runner's own few calls (forking a test child, killing one that hangs, asking to die with
+    its parent) are recognised by the code object that makes them, which student code cannot
+    replace (changing ``__code__`` is refused below)."""
     allowed_writes = (workdir + os.sep, os.devnull)
     abspath, normcase = os.path.abspath, os.path.normcase
     refused = ("os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen",
@@ -366,11 +369,11 @@ def _audit_hook(workdir: str, blocked_roots: list[str], fork_code: types.CodeTyp
             if writing:
                 refuse(f"writing {os.fsdecode(path)} (outside the submission's folder)")
         elif event in ("os.fork", "os.forkpty"):
-            caller = sys._getframe(1)
-            if caller.f_code is not fork_code:
+            if sys._getframe(1).f_code not in trusted_code:
                 refuse("starting a process (os.fork)")
         elif event.startswith(refused) or event.startswith("ctypes."):
-            refuse(event)
+            if sys._getframe(1).f_code not in trusted_code:
+                refuse(event)
         elif event == "object.__setattr__" and args[1] in ("__code__", "__defaults__",
                                                            "__kwdefaults__", "__globals__"):
             module = getattr(args[0], "__module__", "") or ""
@@ -427,6 +430,8 @@ class _Runner:
             error = _describe_error(raised, self.limits)
         if sys.stdout is not stream or sys.stderr is not stream:
             self.suspicious.append("redirects sys.stdout or sys.stderr")
+        if signal.getsignal(signal.SIGALRM) is not _on_alarm:
+            self.suspicious.append("changes the handler of SIGALRM (the cells' time limit)")
         return error
 
     def run_leading_setup(self) -> int:
@@ -455,6 +460,7 @@ class _Runner:
         while index < len(self.plan):
             cell = self.plan[index]
             if cell.kind == "setup":
+                self.send({"kind": "cell", "position": cell.position})
                 self._run_setup(cell)
                 index += 1
                 continue
@@ -490,6 +496,7 @@ class _Runner:
         pid = self._fork()
         if pid == 0:
             try:
+                die_with_parent()
                 self._run_tests(group)
             finally:
                 os._exit(0)
@@ -529,16 +536,37 @@ def _wait(pid: int, seconds: float) -> bool:
         if done:
             return True
         time.sleep(0.01)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+    _kill(pid)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
     return False
 
 
+def _kill(pid: int) -> None:
+    """SIGKILL ``pid`` (the runner's one allowed ``os.kill``: a test child that hangs in
+    compiled code, where no Python-level time limit can stop it)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+_PRCTL: list = []  # libc's prctl, looked up once before the audit hook is armed
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (``PR_SET_PDEATHSIG``), so no
+    runner or test child outlives the process waiting for it; elsewhere, nothing."""
+    with contextlib.suppress(Exception):
+        if not _PRCTL:
+            import ctypes
+
+            _PRCTL.append(ctypes.CDLL(None, use_errno=True).prctl)
+        _PRCTL[0](1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
 def _runner_main(plan: list[PlanCell], limits: Limits, workdir: Path, blocked: list[str],
                  report_fd: int) -> None:
     """Body of the runner process (forked from the grading worker)."""
+    die_with_parent()
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # anything printed below Python goes nowhere
         os.dup2(devnull, fd)
@@ -557,7 +585,8 @@ def _runner_main(plan: list[PlanCell], limits: Limits, workdir: Path, blocked: l
     start = runner.run_leading_setup()
     if "torch" in sys.modules:  # imported later, it rewraps torch.manual_seed: not tampering
         import torch._dynamo  # noqa: F401
-    sys.addaudithook(_audit_hook(str(workdir.resolve()), blocked, _Runner._fork.__code__,
+    trusted_code = {_Runner._fork.__code__, _kill.__code__, die_with_parent.__code__}
+    sys.addaudithook(_audit_hook(str(workdir.resolve()), blocked, trusted_code,
                                  runner.refused))
     runner.run(start)
 
@@ -580,7 +609,7 @@ def run_trusted(plan: list[PlanCell], workdir: Path, limits: Limits,
         finally:
             os._exit(0)
     os.close(write_fd)
-    records = _read_reports(read_fd, pid, _budget(plan, limits))
+    records = _read_reports(read_fd, pid, _budget(plan, limits), _quiet_limit(plan, limits))
     verdict = interpret(plan, records, limits)
     verdict.seconds = time.perf_counter() - started
     return verdict
@@ -591,13 +620,31 @@ def _budget(plan: list[PlanCell], limits: Limits) -> float:
     return limits.cell_timeout * len(plan) + GRACE_S * (len(grouped_tests(plan)) + 2)
 
 
-def _read_reports(read_fd: int, pid: int, budget: float) -> list[dict]:
-    """The runner's JSON lines until it exits or runs out of ``budget`` (then it is killed)."""
+def _quiet_limit(plan: list[PlanCell], limits: Limits) -> float:
+    """Seconds the runner may go without reporting: it reports as each cell starts and as
+    each part's tests end, so only a cell that defeats its own time limit (ignoring the
+    alarm, or stuck in compiled code) stays quiet longer."""
+    longest = max((len(group) for _, group in grouped_tests(plan)), default=1)
+    return limits.cell_timeout * max(longest, 1) + 2 * GRACE_S
+
+
+def _has_ended(pid: int) -> bool:
+    """Whether the child ``pid`` has exited (reaping it if so)."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] != 0
+    except ChildProcessError:
+        return True
+
+
+def _read_reports(read_fd: int, pid: int, budget: float, quiet: float) -> list[dict]:
+    """The runner's JSON lines until it exits, runs out of ``budget`` or stays silent for
+    ``quiet`` seconds (then it is killed)."""
     deadline = time.monotonic() + budget
+    silent_until = time.monotonic() + quiet
     buffer = b""
     with os.fdopen(read_fd, "rb", buffering=0) as pipe:
         while True:
-            left = deadline - time.monotonic()
+            left = min(deadline, silent_until) - time.monotonic()
             if left <= 0:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -609,6 +656,11 @@ def _read_reports(read_fd: int, pid: int, budget: float) -> list[dict]:
                 if not chunk:
                     break
                 buffer += chunk
+                silent_until = time.monotonic() + quiet
+            elif _has_ended(pid):  # a straggler may hold the pipe open: read what is there
+                while select.select([pipe], [], [], 0.2)[0] and (chunk := pipe.read(1 << 16)):
+                    buffer += chunk
+                break
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
     records = []
@@ -673,7 +725,8 @@ def interpret(plan: list[PlanCell], records: list[dict], limits: Limits) -> Trus
             suspicious.update(dict.fromkeys(record.get("suspicious", [])))
         elif kind == "stopped":
             verdict.notes.append(f"the clean re-run was stopped after its time limit, in "
-                                 f"{_where(last_cell)}")
+                                 f"{_where(last_cell)} (a cell that did not stop at its own "
+                                 "limit); the parts after it score 0")
     verdict.notes += [f"the code {note}" for note in suspicious]
     if refused:
         more = f" and {len(refused) - 4} more" if len(refused) > 4 else ""
