@@ -30,6 +30,7 @@ from cnncourse.grading.trusted import (
 REPO = Path(__file__).resolve().parent.parent
 TOY = REPO / "tests" / "fixtures" / "course" / "source" / "toy" / "toy.ipynb"
 PS01 = REPO / "exercises" / "source" / "ps01_convolution" / "ps01_convolution.ipynb"
+PS02 = REPO / "exercises" / "source" / "ps02_lenet" / "ps02_lenet.ipynb"
 
 
 def read(path: Path) -> nbformat.NotebookNode:
@@ -326,3 +327,15 @@ def test_a_student_cell_that_cannot_be_interrupted_stops_the_rerun_early(tmp_pat
     assert not any(outcome.passed for outcome in verdict.tests.values())
     assert any("stopped after its time limit, in cell" in note for note in verdict.notes)
     assert verdict.seconds < 60  # one cell's 4 s and the grace, not 4 s for each of ~40 cells
+
+
+@pytest.mark.slow
+def test_a_kernel_with_two_threads_does_not_hang_the_rerun(tmp_path):
+    """ps02 trains and runs convolutions in the runner before forking its test children:
+    with two torch threads there, a child's first convolution waited forever for OpenMP
+    threads fork does not copy. The re-run uses one thread whatever the kernel gets."""
+    source = read(PS02)
+    verdict = run_trusted(trusted_plan(source, copy.deepcopy(source)), tmp_path / "work",
+                          Limits(cell_timeout=120, threads=2), [REPO / "exercises"])
+    failed = {gid: o.message for gid, o in verdict.tests.items() if not o.passed}
+    assert not failed and verdict.notes == []

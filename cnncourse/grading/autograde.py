@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import multiprocessing.context
-import multiprocessing.forkserver
 import os
 import re
 import shutil
@@ -242,24 +241,9 @@ def stop_workers() -> None:
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
-    """Workers are forked from a server that pre-imported nbgrader and torch (``warm.py``).
-
-    The server starts with ``OMP_NUM_THREADS=1``: OpenMP (libgomp) reads it when torch is
-    loaded, and a process that never had an OpenMP thread team can be forked safely. The
-    clean re-run forks a test child from a process that ran the student's torch code; with
-    a team in the parent, the child's first convolution can wait forever for threads that
-    were not copied. (The variable is set only while the server starts.)"""
+    """Workers are forked from a server that pre-imported nbgrader (``warm.py``)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["cnncourse.grading.warm"])
-    saved = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        multiprocessing.forkserver.ensure_running()
-    finally:
-        if saved is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = saved
     return context
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -581,7 +582,10 @@ def _runner_main(plan: list[PlanCell], limits: Limits, workdir: Path, blocked: l
     runner = _Runner(plan, limits, report_fd)
     isolated = isolate_network()
     runner.send({"kind": "network", "isolated": isolated})
-    apply_limits(limits)
+    # one thread, whatever the kernel may use: with two, torch starts an OpenMP thread team
+    # here, and a test child forked from this process then waits forever in its first
+    # convolution for team threads that fork did not copy
+    apply_limits(dataclasses.replace(limits, threads=1))
     start = runner.run_leading_setup()
     if "torch" in sys.modules:  # imported later, it rewraps torch.manual_seed: not tampering
         import torch._dynamo  # noqa: F401
