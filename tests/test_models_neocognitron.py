@@ -71,6 +71,7 @@ def test_training_is_seeded_learns_and_keeps_every_plane_alive():
         assert torch.equal(p, q)
     assert [len(w) for w in wins_a] == [4, 6]
     assert all(int(w.sum()) == 256 for w in wins_a)
+    assert all(int(w.min()) > 0 for w in wins_a), wins_a  # every plane still wins patches
     for layer in a.s_layers():  # unit-norm filters that differ from each other
         flat = layer.weight.flatten(1)
         torch.testing.assert_close(flat.norm(dim=1), torch.ones(len(flat)))
