@@ -339,3 +339,22 @@ def test_a_kernel_with_two_threads_does_not_hang_the_rerun(tmp_path):
                           Limits(cell_timeout=120, threads=2), [REPO / "exercises"])
     failed = {gid: o.message for gid, o in verdict.tests.items() if not o.passed}
     assert not failed and verdict.notes == []
+
+
+@pytest.mark.slow
+def test_student_code_cannot_use_the_runners_kill_on_other_processes(tmp_path):
+    """The runner may kill its own hung test child; student code reaching that function
+    (through sys.modules) must not kill anything else, such as another student's grading."""
+    import subprocess
+    import sys
+
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        attack = ("import sys\n"
+                  "runner = sys.modules['cnncourse.grading.trusted']\n"
+                  f"runner._kill({bystander.pid})\n")
+        passed, _, _ = rerun_ps01(tmp_path, attack + WRONG)
+        assert bystander.poll() is None, "the bystander process was killed"
+        assert not passed["output_size_test"] and passed["conv_loops_test"]
+    finally:
+        bystander.kill()

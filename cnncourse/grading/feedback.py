@@ -21,6 +21,8 @@ from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests
 from traitlets import List
 
+from cnncourse.grading.cells import part_of
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MESSAGE_CHARS = 600  # of a checker's message in the summary table
 
@@ -154,8 +156,6 @@ class PartResult:
 
 def part_results(grades: list[dict], outcomes: dict[str, dict]) -> list[PartResult]:
     """Per part, in notebook order: points earned, points possible, the first failure."""
-    from cnncourse.grading.cells import part_of
-
     parts: dict[str, list] = {}
     for grade in grades:
         entry = parts.setdefault(part_of(grade["grade_id"]), [0.0, 0.0, ""])

@@ -543,11 +543,19 @@ def _wait(pid: int, seconds: float) -> bool:
     return False
 
 
-def _kill(pid: int) -> None:
-    """SIGKILL ``pid`` (the runner's one allowed ``os.kill``: a test child that hangs in
-    compiled code, where no Python-level time limit can stop it)."""
+def _kill(pid: int, _waitpid=os.waitpid, _os_kill=os.kill) -> None:
+    """SIGKILL ``pid`` if it is a live child of this process (the runner's one allowed
+    ``os.kill``: a test child that hangs in compiled code, where no Python-level time limit
+    can stop it). The kernel answers ``waitpid`` only for one's own children, so student
+    code calling this cannot kill another student's grading; the functions are bound as
+    defaults, which the audit hook does not let student code replace."""
+    try:
+        if _waitpid(pid, os.WNOHANG)[0]:
+            return  # it had already ended (and is now reaped)
+    except ChildProcessError:
+        return  # not ours
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+        _os_kill(pid, signal.SIGKILL)
 
 
 _PRCTL: list = []  # libc's prctl, looked up once before the audit hook is armed
