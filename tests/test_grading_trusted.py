@@ -112,7 +112,9 @@ def test_tampering_and_refusals_are_noted_once_and_flagged():
                                "grading)"]}]
     verdict = interpret(PLAN, records, Limits())
     assert verdict.tampered
-    assert verdict.tests["b_test"].message == "the test did not finish within 65 s and was stopped"
+    assert verdict.tests["b_test"].message == (
+        "the test did not finish within 65 s and was stopped: look for a loop that never "
+        "ends, or code far slower than your self-check run suggests")
     assert verdict.notes == [
         "the student's code changed torch.allclose; put back before the tests of a, b ran "
         "(review it by hand)",

@@ -720,7 +720,8 @@ def interpret(plan: list[PlanCell], records: list[dict], limits: Limits) -> Trus
             for gid in record.get("tests", []):
                 verdict.tests.setdefault(gid, TestOutcome(
                     False, f"the test did not finish within {record.get('seconds'):.0f} s "
-                    "and was stopped"))
+                    "and was stopped: look for a loop that never ends, or code far slower "
+                    "than your self-check run suggests"))
         elif kind == "crashed":
             for gid in record.get("tests", []):
                 verdict.tests.setdefault(gid, TestOutcome(
