@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from cnncourse.checks._core import hidden_draws
 from cnncourse.grading.cells import grade_id, is_solution_cell, is_test_cell
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,10 +31,17 @@ def mutant_files(assignment: str) -> list[Path]:
 
 
 def run_cells(nb: NotebookNode, *, every_cell: bool = False,
-              skip: frozenset[str] | set[str] = frozenset()) -> dict[str, BaseException | None]:
+              skip: frozenset[str] | set[str] = frozenset(),
+              seed: int | str = 0) -> dict[str, BaseException | None]:
     """Execute the setup, solution and test cells (``every_cell``: all code cells, self-checks
-    included) in one fresh namespace, leaving out the cells whose grade id is in ``skip``.
-    Returns, per cell, the exception it raised or None."""
+    included) in one fresh namespace, leaving out the cells whose grade id is in ``skip``,
+    hidden cases drawn from ``seed``. Returns, per cell, the exception it raised or None."""
+    with hidden_draws(seed):
+        return _run_cells(nb, every_cell, skip)
+
+
+def _run_cells(nb: NotebookNode, every_cell: bool, skip: frozenset[str] | set[str]
+               ) -> dict[str, BaseException | None]:
     namespace: dict = {"__name__": "__main__"}
     outcome: dict[str, BaseException | None] = {}
     for cell in nb.cells:

@@ -7,6 +7,7 @@ test_problem_sets.py.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -44,9 +45,12 @@ def test_each_checker_prints_one_line(name, capsys):
     assert len(lines) == 1 and lines[0].startswith(f"\u2713 {name}: ")
 
 
+DRAWS = [random.Random(seed) for seed in range(20)]  # hidden cases as the grader draws them
+
+
 # --------------------------------------------------------------------------- the checkers' truth
 def test_output_size_cases_match_real_convolutions():
-    for case in ps01.SIZE_CASES + ps01.SIZE_HIDDEN:
+    for case in ps01.SIZE_CASES + [c for rng in DRAWS for c in ps01.size_hidden(rng)]:
         conv = nn.Conv2d(1, 1, case.kernel, case.stride, case.padding, case.dilation,
                          device="meta")
         got = conv(torch.empty(1, 1, case.n, case.n, device="meta")).shape[-1]
@@ -67,7 +71,7 @@ def test_parameter_counts_match_the_lectures_worked_examples():
 
 
 def test_parameter_counts_agree_with_the_closed_form():
-    for layers, shape in ps01.PARAM_CASES + ps01.PARAM_HIDDEN:
+    for layers, shape in ps01.PARAM_CASES + [c for rng in DRAWS for c in ps01.param_hidden(rng)]:
         counts, inputs = ps01.torch_parameter_counts(layers, shape)
         for layer, n, seen in zip(layers, counts, inputs, strict=True):
             if layer[0] == "conv":
@@ -85,3 +89,22 @@ def test_the_lectures_pooling_example_is_tie_free():
     windows = torch.nn.functional.unfold(x, 3, stride=1)  # (1, 9, 9)
     top2 = windows.topk(2, dim=1).values
     assert (top2[:, 0] > top2[:, 1]).all()
+
+
+def test_hidden_draws_keep_their_promises():
+    for rng in DRAWS:
+        sizes = ps01.size_hidden(rng)
+        assert any(c.stride > 1 and (c.n + 2 * c.padding - c.kernel) % c.stride for c in sizes)
+        assert any(c.dilation > 1 for c in sizes)
+        convs = ps01.conv_hidden(rng)
+        assert sum(c.kernel[0] != c.kernel[1] for c in convs) >= 3  # non-square kernels
+        pools = ps01.pool_hidden(rng)
+        assert any(c.stride is None for c in pools)
+        assert any(c.stride is not None and c.stride < c.kernel for c in pools)
+        for layers in ps01.rf_hidden(rng):
+            assert all(len(layer) in (2, 3) and layer[0] >= 1 for layer in layers)
+
+
+def test_hidden_draws_depend_on_the_seed_only():
+    assert ps01.conv_hidden(random.Random(7)) == ps01.conv_hidden(random.Random(7))
+    assert ps01.conv_hidden(random.Random(7)) != ps01.conv_hidden(random.Random(8))

@@ -1,32 +1,39 @@
-"""Machinery shared by every checker: describing a call, comparing results, guarding a call.
+"""Machinery shared by every checker (the *judge*): describing a call, comparing results.
 
-A checker calls the student's function through a :class:`Guard`, which
+A checker never touches a student's object itself. It holds a handle
+(:class:`~cnncourse.probe.client.Remote`) and asks the *probe* that holds the object to call
+it, build it, run it (``cnncourse.probe``); everything it gets back is plain data decoded
+here, so the comparisons below run on the judge's own values. In a self-check the probe
+lives in the same process; when grading it lives in the submission's sandbox.
 
-* turns anything the student's code raises into an ``AssertionError`` naming the call,
-* traps functions the exercise forbids (``F.conv2d`` in a hand-written convolution), and
-* traps the course's own reference code (``cnncourse.ops`` ...), so an answer that merely
-  wraps the reference fails with a message saying the answer must be the student's own.
+:class:`Guard` calls the student's function and turns what went wrong into one
+``AssertionError`` naming the call: an exception in the student's code, a call to a
+function the exercise forbids (``F.conv2d`` in a hand-written convolution), a call to the
+course's own reference. :func:`answer_of` refuses an answer that is the reference.
 
 The comparison helpers (``check_shape``, ``check_close``, ``check_int`` ...) raise
 ``AssertionError`` with one message: the call, expected vs got, and a hint. Hints may be
 given as a function of nothing, evaluated only on failure, so a checker can diagnose the
 mistake (see :func:`diagnose`) without paying for it when the answer is right.
+
+Hidden cases are drawn, not stored: :func:`hidden_rng` gives the grader's draw (from the
+course's secret and the grade id, see :func:`hidden_draws`) or, in a self-check, a fresh one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
-import importlib
-import inspect
 import numbers
-import sys
-import types
-import warnings
+import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import torch
+
+from cnncourse.probe.client import Remote, local_remote
 
 Hint = str | Callable[[], str | None] | None
 
@@ -80,12 +87,6 @@ class Call:
                   for key, value in self.kwargs.items()]
         return f"{self.name}({', '.join(parts)})"
 
-    def run(self, fn: Callable[..., Any]) -> Any:
-        """Call ``fn`` on copies of the tensors, so an in-place edit cannot touch the checker's."""
-        def copy(value: Any) -> Any:
-            return value.clone() if isinstance(value, torch.Tensor) else value
-        return fn(*(copy(v) for _, v in self.args), **{k: copy(v) for k, v in self.kwargs.items()})
-
 
 # --------------------------------------------------------------------------- failing
 def _resolve(hint: Hint) -> str | None:
@@ -111,7 +112,7 @@ def check_type(got: Any, expected: type | tuple[type, ...], call: Call | str,
     if not isinstance(got, expected):
         names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple)
                                                   else (expected,)))
-        fail(call, f"expected {what} to be a {names}, got {type(got).__name__} {_short(got)}.",
+        fail(call, f"expected {what} to be a {names}, got {type_name(got)} {_short(got)}.",
              hint)
 
 
@@ -224,310 +225,230 @@ def diagnose(got: Any, mistakes: Iterable[tuple[str, Callable[[], Any]]],
     return default
 
 
-# --------------------------------------------------------------------------- the reference
-def reference_objects(*module_names: str) -> list[Any]:
-    """Public functions and classes defined in the given ``cnncourse`` modules."""
-    found = []
-    for name in module_names:
-        module = importlib.import_module(name)
-        for attr, value in vars(module).items():
-            if (not attr.startswith("_") and (inspect.isfunction(value) or inspect.isclass(value))
-                    and value.__module__ == name):
-                found.append(value)
-    return found
-
-
-def _qualname(obj: Any) -> str:
-    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
-
-
-def _unwrapped(obj: Any) -> Iterator[Any]:
-    """``obj`` and whatever it wraps: partials, bound methods, ``functools.wraps`` chains."""
-    seen: set[int] = set()
-    while obj is not None and id(obj) not in seen:
-        seen.add(id(obj))
-        yield obj
-        if isinstance(obj, functools.partial):
-            obj = obj.func
-        elif inspect.ismethod(obj):
-            obj = obj.__func__
-        else:
-            obj = getattr(obj, "__wrapped__", None)
-
-
-def _from_course(obj: Any) -> bool:
-    module = getattr(obj, "__module__", None) or ""
-    return module == COURSE_PACKAGE or module.startswith(COURSE_PACKAGE + ".")
-
-
+# --------------------------------------------------------------------------- the answer
 def own_code_message(name: str, detail: str) -> str:
     return (f"{name} must be your own code: {detail}. Write it yourself in the solution cell; "
             f"the course's reference implementations in {COURSE_PACKAGE} are what your answer "
             f"is compared with, so they cannot be the answer.")
 
 
-def refuse_reference(answer: Any, name: str, references: Sequence[Any]) -> None:
-    """Fail if ``answer`` is, wraps, subclasses or copies one of the course's references.
-
-    Calls to the reference made *inside* the answer are caught at call time by
-    :class:`Guard`; this catches what can be seen without calling it.
-    """
-    ref_ids = {id(r) for r in references}
-    ref_codes = [r.__code__ for r in references if inspect.isfunction(r)]
-    for obj in _unwrapped(answer):
-        if id(obj) in ref_ids or _from_course(obj):
-            raise AssertionError(own_code_message(name, f"it is {_qualname(obj)}"))
-        if inspect.isclass(obj):
-            for base in obj.__mro__[1:]:
-                if _from_course(base):
-                    raise AssertionError(own_code_message(
-                        name, f"it subclasses the course's {_qualname(base)}"))
-        code = getattr(obj, "__code__", None)
-        if code is not None and any(code == ref for ref in ref_codes):
-            raise AssertionError(own_code_message(name, "it runs a copy of the reference's code"))
-        defaults = (getattr(obj, "__defaults__", None) or ()) + tuple(
-            (getattr(obj, "__kwdefaults__", None) or {}).values())
-        for value in defaults:
-            if id(value) in ref_ids:
-                raise AssertionError(own_code_message(
-                    name, f"it takes the reference {_qualname(value)} as a default argument"))
+def type_name(value: Any) -> str:
+    """The type a student would name: ``int``, ``Tensor``, or the class of a handle."""
+    return value.short_type if isinstance(value, Remote) else type(value).__name__
 
 
-# --------------------------------------------------------------------------- guarding a call
-class GuardViolation(BaseException):
-    """Raised by a trapped function during the student's call.
-
-    A ``BaseException``, not an ``Exception`` (let alone an ``AssertionError``), so that a
-    ``try: ... except Exception`` in the student's code does not swallow it; and the guard
-    records every violation anyway, so even a bare ``except:`` cannot hide one.
-    """
-
-    def __init__(self, label: str) -> None:
-        super().__init__(label)
-        self.label = label
-
-
-class ForbiddenCall(GuardViolation):
-    """The student's code called a function the exercise forbids."""
+def answer_of(student: Any, name: str, references: Sequence[str] = (),
+              what: str = "a function") -> Remote:
+    """The student's answer as a handle the checker can ask about (a probe in this process
+    for self-checks; already a handle when grading). It must be callable, and must not be,
+    wrap or subclass the course's reference (``references``: module names)."""
+    if not isinstance(student, Remote):
+        if not callable(student):
+            check_callable(student, name, what)
+        student = local_remote(student)
+    check_callable(student, name, what)
+    refuse_reference(student, name, references)
+    return student
 
 
-class ReferenceCalled(GuardViolation):
-    """The student's code called the course's reference implementation."""
+def refuse_reference(answer: Remote, name: str, references: Sequence[str]) -> None:
+    """Fail if the answer is, wraps, subclasses or copies one of the course's references,
+    or (for an object) is an instance of such a class. Calls to the reference made inside
+    the answer are caught when it runs (the probe's guard)."""
+    info = answer.info(list(references))
+    detail = info.get("course") or info.get("class_course")
+    if isinstance(detail, str) and detail:
+        raise AssertionError(own_code_message(name, detail[:300]))
 
 
-def _resolve_target(path: str) -> tuple[Any, str, Any]:
-    """``"torch.nn.functional.conv2d"`` -> (owner, attribute, object)."""
-    parts = path.split(".")
-    for split in range(len(parts) - 1, 0, -1):
-        try:
-            owner: Any = importlib.import_module(".".join(parts[:split]))
-        except ImportError:
-            continue
-        for attr in parts[split:-1]:
-            owner = getattr(owner, attr)
-        return owner, parts[-1], getattr(owner, parts[-1])
-    raise ValueError(f"cannot resolve {path!r}")
+def check_callable(answer: Any, name: str, what: str = "a function") -> None:
+    if not (answer.callable if isinstance(answer, Remote) else callable(answer)):
+        raise AssertionError(f"{name}: expected {what}, got {type_name(answer)} "
+                             f"{_short(answer)}. Pass the {what.split()[-1]} itself, without "
+                             "calling it.")
 
 
+def check_module(got: Any, call: Call | str, what: str = "the result", hint: Hint = None,
+                 references: Sequence[str] = ()) -> Remote:
+    """``got`` is an ``nn.Module`` held by the probe, of the student's own class."""
+    if not (isinstance(got, Remote) and got.is_module):
+        fail(call, f"expected {what} to be an nn.Module, got {type_name(got)} {_short(got)}.",
+             hint)
+    refuse_reference(got, str(call).split("(")[0], references)
+    return got
+
+
+# --------------------------------------------------------------------------- calling it
 class Guard:
-    """Run a student's function with forbidden functions and the course's references trapped.
+    """Calls the student's function through the probe, with forbidden functions and the
+    course's references trapped while it runs.
 
-    >>> with Guard(fn, "conv2d_loops", forbidden=["torch.nn.functional.conv2d"],
-    ...            must="compute the convolution itself", references=refs) as guard:
-    ...     out = guard.call(Call("conv2d_loops", [("x", x), ("weight", w)]))
+    >>> guard = Guard(answer, "conv2d_loops", forbidden=["torch.nn.functional.conv2d"],
+    ...               must="compute the convolution itself", references=REFERENCES)
+    >>> out = guard.call(Call("conv2d_loops", [("x", x), ("weight", w)]))
 
-    On entering, every place a trapped function can be reached from is patched: its module,
-    every module attribute aliasing it, the student's globals, closure and defaults; a
-    trapped class gets a trapping ``__init__``; a trapped method (``torch.Tensor.unfold``)
-    is shadowed on its class. Traps only bite while the student's function runs
-    (:meth:`call`); the checker itself may use the same functions freely. Everything is
-    restored on exit, also when the student's code raised.
+    Every way the call can go wrong (it raised, it called something forbidden) becomes an
+    ``AssertionError`` naming the call; warnings never cost points. Usable as a context
+    manager, for the checkers written that way.
     """
 
-    def __init__(self, student_fn: Callable[..., Any], name: str, *,
-                 forbidden: Sequence[str] = (), must: str = "do the work itself",
-                 references: Sequence[Any] = ()) -> None:
-        self.student_fn = student_fn
+    def __init__(self, answer: Remote, name: str, *, forbidden: Sequence[str | dict] = (),
+                 must: str = "do the work itself", references: Sequence[str] = ()) -> None:
+        self.answer = answer
         self.name = name
         self.forbidden = list(forbidden)
         self.must = must
         self.references = list(references)
-        self.armed = False
-        self.violations: list[GuardViolation] = []
-        self._undo: list[Callable[[], None]] = []
-        self._threads = 0
 
-    # ---- installing the traps
     def __enter__(self) -> Guard:
-        # Checks run tiny tensors: one thread is fastest, and with several notebooks graded
-        # in parallel on a small machine, multi-threaded tiny ops can be 100x slower.
-        self._threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        self._undo.append(lambda: torch.set_num_threads(self._threads))
-        try:
-            functions: dict[int, tuple[Any, type[GuardViolation], str]] = {}
-            for path in self.forbidden:
-                owner, attr, obj = _resolve_target(path)
-                if inspect.isclass(obj):
-                    self._trap_class(obj, ForbiddenCall, path)
-                elif inspect.isclass(owner):
-                    self._trap_attribute(owner, attr, obj, ForbiddenCall, path)
-                else:
-                    functions.setdefault(id(obj), (obj, ForbiddenCall, path))
-            for ref in self.references:
-                if inspect.isclass(ref):
-                    self._trap_class(ref, ReferenceCalled, _qualname(ref))
-                else:
-                    functions.setdefault(id(ref), (ref, ReferenceCalled, _qualname(ref)))
-            if functions:
-                self._trap_functions(functions)
-        except BaseException:
-            self._restore()
-            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._restore()
+        return None
 
-    def _restore(self) -> None:
-        while self._undo:
-            self._undo.pop()()
+    @property
+    def spec(self) -> dict:
+        return {"forbidden": self.forbidden, "references": self.references}
 
-    def _make_trap(self, original: Callable[..., Any], kind: type[GuardViolation],
-                   label: str) -> Callable[..., Any]:
-        guard = self
-
-        def trap(*args: Any, **kwargs: Any) -> Any:
-            if guard.armed:
-                violation = kind(label)
-                guard.violations.append(violation)
-                raise violation
-            return original(*args, **kwargs)
-
-        try:
-            functools.update_wrapper(trap, original)
-        except (AttributeError, TypeError):  # some builtins lack the attributes; cosmetic
-            pass
-        trap.__wrapped__ = original  # type: ignore[attr-defined]
-        return trap
-
-    def _set(self, namespace: dict[str, Any], key: str, value: Any) -> None:
-        original = namespace[key]
-        namespace[key] = value
-        self._undo.append(lambda: namespace.__setitem__(key, original))
-
-    def _trap_attribute(self, owner: type, attr: str, obj: Any, kind: type[GuardViolation],
-                        label: str) -> None:
-        had_own = attr in vars(owner)
-        previous = vars(owner).get(attr)
-        setattr(owner, attr, self._make_trap(obj, kind, label))
-        self._undo.append(lambda: setattr(owner, attr, previous) if had_own
-                          else delattr(owner, attr))
-
-    def _trap_class(self, cls: type, kind: type[GuardViolation], label: str) -> None:
-        had_own = "__init__" in vars(cls)
-        previous = vars(cls).get("__init__")
-        cls.__init__ = self._make_trap(cls.__init__, kind, label)  # type: ignore[misc]
-        self._undo.append(lambda: setattr(cls, "__init__", previous) if had_own
-                          else delattr(cls, "__init__"))
-
-    def _trap_functions(self, functions: dict[int, tuple[Any, type[GuardViolation], str]]) -> None:
-        """Patch every binding of the trapped functions the student's call can reach.
-
-        The student's globals are searched whole (``from torch.nn.functional import conv2d
-        as c`` is found); other modules are searched by name only (``torch.conv2d``,
-        ``F.conv2d``, ``cnncourse.ops.conv_output_size``), because reading every value of
-        every loaded module costs tens of milliseconds a check.
-        """
-        done: set[tuple[int, str]] = set()
-
-        def patch(namespace: dict[str, Any], key: str, where: str) -> None:
-            if (id(namespace), key) not in done:
-                done.add((id(namespace), key))
-                obj, kind, _ = functions[id(namespace[key])]
-                self._set(namespace, key, self._make_trap(obj, kind, where))
-
-        student_globals = getattr(self.student_fn, "__globals__", None)
-        if isinstance(student_globals, dict):  # first, to name what the student wrote
-            for key, value in list(student_globals.items()):
-                if id(value) in functions:
-                    patch(student_globals, key, f"{key} (that is {functions[id(value)][2]})")
-        names = {name for obj, _, label in functions.values()
-                 for name in (getattr(obj, "__name__", None), label.rsplit(".", 1)[-1]) if name}
-        for mod_name, module in list(sys.modules.items()):
-            namespace = getattr(module, "__dict__", None)
-            if not isinstance(namespace, dict):
-                continue
-            for name in names:
-                value = namespace.get(name)
-                if value is not None and id(value) in functions:
-                    patch(namespace, name, f"{mod_name}.{name}")
-        self._trap_student_bindings(functions)
-
-    def _trap_student_bindings(self, functions: dict[int, tuple[Any, type[GuardViolation], str]]
-                               ) -> None:
-        """Closure cells and default arguments of the student's function."""
-        fn = self.student_fn
-        for cell in getattr(fn, "__closure__", None) or ():
-            try:
-                value = cell.cell_contents
-            except ValueError:  # an empty cell
-                continue
-            if id(value) in functions:
-                obj, kind, label = functions[id(value)]
-                cell.cell_contents = self._make_trap(obj, kind, label)
-                self._undo.append(functools.partial(setattr, cell, "cell_contents", value))
-        defaults = getattr(fn, "__defaults__", None)
-        if isinstance(fn, types.FunctionType) and defaults:
-            trapped = tuple(self._make_trap(*functions[id(v)]) if id(v) in functions else v
-                            for v in defaults)
-            fn.__defaults__ = trapped
-            self._undo.append(functools.partial(setattr, fn, "__defaults__", defaults))
-
-    # ---- calling the student's function
     def call(self, call: Call) -> Any:
-        """Run the student's function on ``call``; every way it can go wrong becomes an
-        ``AssertionError`` naming the call. Warnings are silenced: they never cost points."""
-        self.violations.clear()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.armed = True
-                try:
-                    result = call.run(self.student_fn)
-                finally:
-                    self.armed = False
-        except GuardViolation as exc:
-            if not self.violations:  # raised by hand, not by a trap: report it all the same
-                self.violations.append(exc)
-        except Exception as exc:  # noqa: BLE001 - whatever the student's code raises
-            raise AssertionError(self._raised_message(call, exc)) from exc
-        if self.violations:
-            raise AssertionError(self._violation_message(self.violations[0]))
-        return result
+        """Run the student's function on ``call``; its result, decoded here."""
+        answer = self.answer.call(*(value for _, value in call.args), guard=self.spec,
+                                  **call.kwargs)
+        return self.result(call, answer)
 
-    def _violation_message(self, violation: GuardViolation) -> str:
-        if isinstance(violation, ReferenceCalled):
-            return own_code_message(self.name,
-                                    f"it called the course's reference {violation.label}")
-        return (f"{self.name} must {self.must}: it called {violation.label}. Write that step "
-                "yourself; you may still use the library outside your function, to test it.")
-
-    @staticmethod
-    def _raised_message(call: Call, exc: Exception) -> str:
-        text = f"{call} raised {type(exc).__name__}"
-        if str(exc):
-            text += f": {exc}"
-        if isinstance(exc, NotImplementedError):
-            text += (" Hint: replace the `raise NotImplementedError()` line in the solution "
-                     "cell with your code, then run that cell again.")
-        return text
+    def result(self, call: Call | str, answer: dict) -> Any:
+        """The value of a probe's answer, or the AssertionError it amounts to."""
+        if "violation" in answer:
+            violation = answer["violation"] if isinstance(answer["violation"], dict) else {}
+            label = str(violation.get("label", "?"))[:200]
+            if violation.get("kind") == "reference":
+                raise AssertionError(own_code_message(
+                    self.name, f"it called the course's reference {label}"))
+            raise AssertionError(f"{self.name} must {self.must}: it called {label}. Write that "
+                                 "step yourself; you may still use the library outside your "
+                                 "function, to test it.")
+        if "raised" in answer:
+            raise AssertionError(raised_message(call, answer["raised"]))
+        return answer.get("ok")
 
 
-def check_callable(answer: Any, name: str) -> None:
-    if not callable(answer):
-        raise AssertionError(f"{name}: expected a function, got {type(answer).__name__} "
-                             f"{_short(answer)}. Pass the function itself, without calling it.")
+def raised_message(call: Call | str, raised: Any) -> str:
+    """``conv2d_loops(x (1, 1, 5, 5)) raised ValueError: ...`` and a hint for a stub."""
+    raised = raised if isinstance(raised, dict) else {}
+    text = f"{call} raised {str(raised.get('type', 'an error'))[:80]}"
+    if raised.get("message"):
+        text += f": {str(raised['message'])[:1500]}"
+    if raised.get("where") and raised.get("not_implemented") is not True:
+        text += f" (at {str(raised['where'])[:200]})"
+    if raised.get("not_implemented") is True:
+        text += (" Hint: replace the `raise NotImplementedError()` line in the solution cell "
+                 "with your code, then run that cell again.")
+    elif raised.get("memory") is True:
+        text += " (it ran out of memory)"
+    return text
+
+
+def value_of(answer: dict, call: Call | str, hint: Hint = None) -> Any:
+    """The ``ok`` value of a probe answer about a module; failures become messages."""
+    if "raised" in answer:
+        raised = answer["raised"] if isinstance(answer["raised"], dict) else {}
+        fail(call, f"it raised {str(raised.get('type', 'an error'))[:80]}: "
+                   f"{str(raised.get('message', ''))[:1500]}", hint)
+    if "violation" in answer:
+        fail(call, f"it called {answer['violation'].get('label', '?')}, which this part "
+                   "does not allow.", hint)
+    return answer.get("ok")
+
+
+# --------------------------------------------------------------------------- modules
+@dataclass(frozen=True)
+class Layer:
+    """One entry of a student's module, as the probe described it."""
+
+    name: str
+    type: str  # the student's class, e.g. __main__.BasicBlock
+    torch_type: str | None  # the torch.nn class it is or derives from, e.g. Conv2d
+    attrs: dict
+    training: bool
+    params: tuple[tuple[str, tuple[int, ...], bool], ...]
+    buffers: tuple[tuple[str, tuple[int, ...] | None], ...]
+    children: tuple[str, ...]
+
+    def is_a(self, torch_type: str) -> bool:
+        return self.torch_type == torch_type
+
+    def attr(self, key: str, default: Any = None) -> Any:
+        return self.attrs.get(key, default)
+
+    def param(self, name: str) -> tuple[int, ...] | None:
+        return next((shape for n, shape, _ in self.params if n == name), None)
+
+
+def layers_of(module: Remote) -> list[Layer]:
+    """The student's module, layer by layer (``named_modules`` order, the module first)."""
+    layers = []
+    for entry in module.describe():
+        layers.append(Layer(
+            name=str(entry.get("name", "")), type=str(entry.get("type", "")),
+            torch_type=entry.get("torch_type") if isinstance(entry.get("torch_type"), str)
+            else None,
+            attrs=entry.get("attrs") if isinstance(entry.get("attrs"), dict) else {},
+            training=entry.get("training") is True,
+            params=tuple((str(n), tuple(int(s) for s in shape), bool(g))
+                         for n, shape, g in entry.get("params", [])),
+            buffers=tuple((str(n), None if shape is None else tuple(int(s) for s in shape))
+                          for n, shape in entry.get("buffers", [])),
+            children=tuple(str(c) for c in entry.get("children", []))))
+    return layers
+
+
+def parameter_count(module: Remote) -> int:
+    """Parameters of the module (shared ones once, as ``module.parameters()`` counts)."""
+    answer = module.call(method="parameters")
+    params = answer.get("ok") if "ok" in answer else []
+    return sum(int(p.numel()) for p in params if isinstance(p, torch.Tensor))
+
+
+def run_module(module: Remote, inputs: Sequence[torch.Tensor], call: Call | str, hint: Hint,
+               train: bool | None = None) -> Any:
+    """``module(*inputs)`` on the probe's side; a crash in the student's forward becomes
+    a checker failure naming the input shapes."""
+    answer = module.forward(*inputs, train=train)
+    if "ok" in answer:
+        out = answer["ok"]
+        return out.get("out") if isinstance(out, dict) else None
+    shapes = ", ".join(f"x {tuple(x.shape)}" if isinstance(x, torch.Tensor) else repr(x)
+                       for x in inputs)
+    raised = answer.get("raised") if isinstance(answer.get("raised"), dict) else {}
+    fail(call, f"running it on {shapes} raised {str(raised.get('type', 'an error'))[:80]}: "
+               f"{str(raised.get('message', ''))[:1500]}", hint)
+
+
+# --------------------------------------------------------------------------- hidden cases
+_DRAWS: contextvars.ContextVar[random.Random | None] = contextvars.ContextVar(
+    "cnncourse_hidden_draws", default=None)
+
+
+@contextlib.contextmanager
+def hidden_draws(seed: int | str | bytes) -> Iterator[None]:
+    """Hidden cases drawn inside this block come from ``seed`` (the grader passes one made
+    from the course's secret and the grade id; tests pass fixed ones)."""
+    token = _DRAWS.set(random.Random(seed))
+    try:
+        yield
+    finally:
+        _DRAWS.reset(token)
+
+
+def hidden_rng() -> random.Random:
+    """Where hidden cases come from: the grader's draw, or, in a self-check, a fresh random
+    one (different cases every run: the distribution is public, the draw is not)."""
+    return _DRAWS.get() or random.Random()
+
+
+def seed_from(rng: random.Random) -> int:
+    """A tensor seed drawn from ``rng``."""
+    return rng.randrange(1, 2**31)
 
 
 # --------------------------------------------------------------------------- seeds and reports

@@ -1,15 +1,17 @@
 """Checkers for problem set 1: convolution arithmetic, convolution and max pooling by hand.
 
 One ``check_<function>(student_fn, hidden=False)`` per graded part. Each runs the student's
-function on a fixed, seeded list of cases (``hidden=True`` adds harder ones), compares it
-with the course's reference (``cnncourse.ops``, ``cnncourse.analysis.arithmetic``) and
-raises ``AssertionError`` on the first wrong case, with a hint that names the mistake when
-it is a known one. On success it prints one line.
+function on a fixed, seeded list of cases (``hidden=True`` adds cases drawn from the
+distributions below: the grader draws them from the course's secret), compares it with the
+course's reference (``cnncourse.ops``, ``cnncourse.analysis.arithmetic``) and raises
+``AssertionError`` on the first wrong case, with a hint that names the mistake when it is a
+known one. On success it prints one line.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +25,7 @@ from cnncourse.analysis import arithmetic
 from cnncourse.checks._core import (
     Call,
     Guard,
-    check_callable,
+    answer_of,
     check_close,
     check_dtype,
     check_equal,
@@ -34,14 +36,14 @@ from cnncourse.checks._core import (
     checker,
     diagnose,
     fail,
+    hidden_rng,
     is_int,
     randn,
-    reference_objects,
-    refuse_reference,
     report_success,
+    seed_from,
 )
 
-REFERENCES = reference_objects("cnncourse.ops", "cnncourse.analysis.arithmetic")
+REFERENCES = ("cnncourse.ops", "cnncourse.analysis.arithmetic")
 
 # What a hand-written convolution may not call. ``torch.conv2d`` is the same function as
 # ``F.conv2d``; it is listed so that a call through it is named as the student wrote it.
@@ -50,9 +52,10 @@ CONV_FUNCTIONS = ("torch.nn.functional.conv2d", "torch.conv2d", "torch.convoluti
 UNFOLD_FUNCTIONS = ("torch.nn.functional.unfold", "torch.nn.Unfold", "torch.Tensor.unfold")
 
 
-def _start(student_fn: Any, name: str) -> None:
-    check_callable(student_fn, name)
-    refuse_reference(student_fn, name, REFERENCES)
+FORBIDDEN = {  # part -> (the graded function, what it may not call); read by the grader too
+    "conv_loops": ("conv2d_loops", CONV_FUNCTIONS + UNFOLD_FUNCTIONS),
+    "conv_im2col": ("conv2d_im2col", CONV_FUNCTIONS),
+}
 
 
 # =========================================================================== 1. output size
@@ -82,18 +85,33 @@ SIZE_CASES = [
     _SizeCase(5, 3, stride=2, padding=1),       # the lecture's 5x5 -> 3x3 ...
     _SizeCase(3, 3, stride=2, padding=1),       # ... -> 2x2
 ]
-SIZE_HIDDEN = [
-    _SizeCase(227, 11, stride=4),
-    _SizeCase(10, 3, stride=3),                 # the division does not come out even
-    _SizeCase(13, 3, padding=1),
-    _SizeCase(16, 3, padding=2, dilation=2),
-    _SizeCase(1, 1),
-    _SizeCase(9, 4, stride=2, padding=1),
-    _SizeCase(64, 7, stride=2, padding=3),      # ResNet's stem
-    _SizeCase(56, 1, stride=2),                 # a 1x1 projection shortcut
-    _SizeCase(15, 5, stride=3, padding=2, dilation=2),
-    _SizeCase(100, 3, stride=7),
-]
+
+
+def _fits(case: _SizeCase) -> bool:
+    return case.n + 2 * case.padding >= case.dilation * (case.kernel - 1) + 1
+
+
+def size_hidden(rng: random.Random) -> list[_SizeCase]:
+    """Ten hidden cases: one of each kind below, then random ones."""
+    def draw(uneven: bool = False, dilated: bool = False, **fixed: int) -> _SizeCase:
+        while True:
+            case = _SizeCase(**{"n": rng.randint(5, 300), "kernel": rng.randint(1, 11),
+                                "stride": rng.randint(1, 7), "padding": rng.randint(0, 3),
+                                "dilation": rng.randint(2, 4) if dilated else 1, **fixed})
+            room = case.n + 2 * case.padding - case.dilation * (case.kernel - 1) - 1
+            if _fits(case) and (not uneven or (case.stride > 1 and room % case.stride)):
+                return case
+
+    return [
+        draw(uneven=True),                                  # the division is not even
+        draw(uneven=True, padding=0),
+        draw(dilated=True),
+        draw(dilated=True, stride=rng.randint(2, 4)),
+        draw(kernel=1, stride=2, padding=0),                # a 1x1 projection shortcut
+        draw(kernel=rng.choice((7, 11)), stride=rng.choice((2, 4))),  # a stem
+        draw(padding=rng.randint(1, 3), stride=1),          # padding that keeps or grows
+        *(draw() for _ in range(3)),
+    ]
 
 
 def _size(case: _SizeCase, *, plus_one: int = 1, pad_sides: int = 2, use_stride: bool = True,
@@ -132,10 +150,10 @@ def _size_hint(got: Any, case: _SizeCase, passed: Sequence[_SizeCase]) -> str | 
 @checker
 def check_conv_output_size(student_fn: Any, hidden: bool = False) -> None:
     """``conv_output_size(n, kernel, stride=1, padding=0, dilation=1)`` against the reference."""
-    _start(student_fn, "conv_output_size")
-    cases = SIZE_CASES + (SIZE_HIDDEN if hidden else [])
+    answer = answer_of(student_fn, "conv_output_size", REFERENCES)
+    cases = SIZE_CASES + (size_hidden(hidden_rng()) if hidden else [])
     passed: list[_SizeCase] = []
-    with Guard(student_fn, "conv_output_size", references=REFERENCES) as guard:
+    with Guard(answer, "conv_output_size", references=REFERENCES) as guard:
         for case in cases:
             call = case.call()
             got = guard.call(call)
@@ -179,13 +197,23 @@ CONV_CASES = [
     _ConvCase((1, 2, 6, 5), 3, (3, 3), padding=1, bias=False, seed=10),
     _ConvCase((2, 3, 5, 7), 2, (2, 2), stride=2, seed=20),
 ]
-CONV_HIDDEN = [
-    _ConvCase((2, 3, 9, 7), 2, (3, 2), stride=2, padding=2, seed=30),
-    _ConvCase((1, 4, 8, 10), 3, (5, 3), stride=3, padding=1, seed=40),
-    _ConvCase((3, 2, 5, 6), 4, (1, 1), seed=50),
-    _ConvCase((1, 2, 11, 4), 2, (4, 1), stride=3, bias=False, seed=60),
-    _ConvCase((1, 1, 4, 4), 1, (4, 4), padding=3, seed=70),
-]
+
+
+def conv_hidden(rng: random.Random) -> list[_ConvCase]:
+    """Five hidden convolutions; the first three have non-square kernels."""
+    def draw(square: bool) -> _ConvCase:
+        while True:
+            kh = rng.randint(1, 5)
+            kw = kh if square else rng.choice([k for k in range(1, 6) if k != kh])
+            x_shape = (rng.randint(1, 3), rng.randint(1, 4), rng.randint(3, 11),
+                       rng.randint(3, 11))
+            stride, padding = rng.randint(1, 3), rng.randint(0, 2)
+            if all(side + 2 * padding >= k for side, k in zip(x_shape[2:], (kh, kw),
+                                                                 strict=True)):
+                return _ConvCase(x_shape, rng.randint(1, 4), (kh, kw), stride, padding,
+                                 bias=rng.random() < 0.7, seed=seed_from(rng))
+
+    return [draw(square=False) for _ in range(3)] + [draw(square=True) for _ in range(2)]
 
 
 def _conv_out(n: int, k: int, s: int, p: int) -> int:
@@ -279,9 +307,9 @@ def _check_conv_case(guard: Guard, case: _ConvCase, name: str, reference: Callab
 def check_conv2d_loops(student_fn: Any, hidden: bool = False) -> None:
     """``conv2d_loops(x, weight, bias=None, stride=1, padding=0)``: loops, no library conv."""
     name = "conv2d_loops"
-    _start(student_fn, name)
-    cases = CONV_CASES + (CONV_HIDDEN if hidden else [])
-    with Guard(student_fn, name, forbidden=CONV_FUNCTIONS + UNFOLD_FUNCTIONS,
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = CONV_CASES + (conv_hidden(hidden_rng()) if hidden else [])
+    with Guard(answer, name, forbidden=FORBIDDEN["conv_loops"][1],
                must="compute the convolution itself", references=REFERENCES) as guard:
         for case in cases:
             _check_conv_case(guard, case, name, ops.conv2d_loops, None)
@@ -319,9 +347,9 @@ def _im2col_mistakes(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
 def check_conv2d_im2col(student_fn: Any, hidden: bool = False) -> None:
     """``conv2d_im2col(x, weight, bias=None, stride=1, padding=0)``: unfold + one matmul."""
     name = "conv2d_im2col"
-    _start(student_fn, name)
-    cases = CONV_CASES + (CONV_HIDDEN if hidden else [])
-    with Guard(student_fn, name, forbidden=CONV_FUNCTIONS,
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = CONV_CASES + (conv_hidden(hidden_rng()) if hidden else [])
+    with Guard(answer, name, forbidden=FORBIDDEN["conv_im2col"][1],
                must="compute the convolution as a matrix product of unfolded patches "
                     "(F.unfold is allowed, a library convolution is not)",
                references=REFERENCES) as guard:
@@ -346,14 +374,28 @@ PARAM_CASES: list[tuple[list[Layer], tuple[int, int, int]]] = [
     ([("conv", 6, 5, 1), ("pool", 2, 2), ("conv", 16, 5, 1), ("pool", 2, 2), ("flatten",),
       ("dense", 120), ("dense", 84), ("dense", 10)], (1, 28, 28)),
 ]
-PARAM_HIDDEN: list[tuple[list[Layer], tuple[int, int, int]]] = [
-    ([("conv", 10, 3, 2), ("pool", 3, 2), ("flatten",), ("dense", 7)], (3, 37, 23)),
-    ([("conv", 32, 7, 2), ("pool", 3, 2), ("conv", 64, 1, 1), ("conv", 64, 3, 1),
-      ("flatten",), ("dense", 10)], (3, 64, 64)),
-    ([("conv", 4, 5, 3), ("conv", 4, 3, 3), ("flatten",), ("dense", 3), ("dense", 2)],
-     (2, 20, 31)),
-    ([("flatten",), ("dense", 100), ("dense", 10)], (1, 28, 28)),
-]
+
+
+def param_hidden(rng: random.Random) -> list[tuple[list[Layer], tuple[int, int, int]]]:
+    """Four hidden networks on non-square inputs: convs with strides and pools, then dense
+    layers; the last is dense only."""
+    def network(convs: int) -> tuple[list[Layer], tuple[int, int, int]]:
+        shape = (rng.randint(1, 3), rng.randint(17, 64), rng.randint(17, 64))
+        layers: list[Layer] = []
+        sides = list(shape[1:])
+        for _ in range(convs):
+            if rng.random() < 0.3 and min(sides) >= 6:
+                kernel = rng.randint(2, 3)
+                layers.append(("pool", kernel, 2))
+                sides = [(n - kernel) // 2 + 1 for n in sides]
+            kernel, stride = rng.choice((1, 3, 5, 7)), rng.randint(1, 3)
+            layers.append(("conv", rng.randint(2, 48), kernel, stride))
+            sides = [math.ceil(n / stride) for n in sides]
+        layers.append(("flatten",))
+        layers += [("dense", rng.randint(2, 128)) for _ in range(rng.randint(1, 2))]
+        return layers, shape
+
+    return [network(rng.randint(1, 4)) for _ in range(3)] + [network(0)]
 
 
 def torch_parameter_counts(layers: Sequence[Layer], input_shape: Sequence[int]
@@ -425,9 +467,9 @@ def _layer_hint(layer: Layer, got: int, expected: int, seen: tuple[int, ...],
 def check_count_parameters(student_fn: Any, hidden: bool = False) -> None:
     """``count_parameters(layers, input_shape)`` -> per-layer counts, against torch modules."""
     name = "count_parameters"
-    _start(student_fn, name)
-    cases = PARAM_CASES + (PARAM_HIDDEN if hidden else [])
-    with Guard(student_fn, name, references=REFERENCES) as guard:
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = PARAM_CASES + (param_hidden(hidden_rng()) if hidden else [])
+    with Guard(answer, name, references=REFERENCES) as guard:
         for layers, input_shape in cases:
             call = Call(name, [(None, list(layers)), (None, input_shape)])
             got = guard.call(call)
@@ -485,12 +527,21 @@ POOL_CASES = [
     _PoolCase((2, 3, 8, 8), 2, 2, seed=1),
     _PoolCase((1, 2, 7, 9), 3, 2, seed=2),
 ]
-POOL_HIDDEN = [
-    _PoolCase((2, 2, 9, 7), 3, 3, seed=3),
-    _PoolCase((1, 1, 6, 6), 4, 1, seed=4),
-    _PoolCase((3, 1, 10, 5), 2, 1, seed=5),
-    _PoolCase((1, 2, 6, 8), 2, None, seed=6),   # stride defaults to the kernel size
-]
+
+
+def pool_hidden(rng: random.Random) -> list[_PoolCase]:
+    """Four hidden poolings: overlapping windows, a stride larger than 1, a stride left to
+    its default (the kernel size), and one more."""
+    def draw(stride: Callable[[int], int | None]) -> _PoolCase:
+        kernel = rng.randint(2, 4)
+        shape = (rng.randint(1, 3), rng.randint(1, 3), rng.randint(kernel, 10),
+                 rng.randint(kernel, 10))
+        return _PoolCase(shape, kernel, stride(kernel), seed=seed_from(rng))
+
+    return [draw(lambda k: rng.randint(1, k - 1)),          # windows overlap
+            draw(lambda k: rng.randint(2, 3)),
+            draw(lambda k: None),                           # stride defaults to the kernel
+            draw(lambda k: rng.randint(1, k))]
 
 
 def _pool_call(case: _PoolCase) -> Call:
@@ -564,9 +615,9 @@ def _check_pool_forward_case(guard: Guard, case: _PoolCase) -> None:
 def check_maxpool2d_forward(student_fn: Any, hidden: bool = False) -> None:
     """``maxpool2d_forward(x, kernel_size, stride=None)`` -> ``(out, indices)``."""
     name = "maxpool2d_forward"
-    _start(student_fn, name)
-    cases = POOL_CASES + (POOL_HIDDEN if hidden else [])
-    with Guard(student_fn, name, references=REFERENCES) as guard:
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = POOL_CASES + (pool_hidden(hidden_rng()) if hidden else [])
+    with Guard(answer, name, references=REFERENCES) as guard:
         for case in cases:
             _check_pool_forward_case(guard, case)
     report_success(name, len(cases), hidden)
@@ -640,9 +691,9 @@ def _check_pool_backward_case(guard: Guard, case: _PoolCase) -> None:
 def check_maxpool2d_backward(student_fn: Any, hidden: bool = False) -> None:
     """``maxpool2d_backward(grad_out, indices, input_shape)`` -> gradient w.r.t. the input."""
     name = "maxpool2d_backward"
-    _start(student_fn, name)
-    cases = POOL_CASES + (POOL_HIDDEN if hidden else [])
-    with Guard(student_fn, name, references=REFERENCES) as guard:
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = POOL_CASES + (pool_hidden(hidden_rng()) if hidden else [])
+    with Guard(answer, name, references=REFERENCES) as guard:
         for case in cases:
             _check_pool_backward_case(guard, case)
     report_success(name, len(cases), hidden)
@@ -657,15 +708,25 @@ RF_CASES: list[list[tuple[int, ...]]] = [
     [(11, 4), (3, 2), (5, 1)],                  # AlexNet's conv1, pool1, conv2
     [(3, 1, 1), (3, 1, 2), (3, 1, 4)],          # dilations 1, 2, 4
 ]
-_VGG16 = [(3, 1), (3, 1), (2, 2)] * 2 + [(3, 1), (3, 1), (3, 1), (2, 2)] * 3
-RF_HIDDEN: list[list[tuple[int, ...]]] = [
-    _VGG16,
-    [(7, 2), (3, 2), (3, 1), (3, 1)],           # ResNet's stem and first block
-    [(3, 2, 2), (3, 1, 3)],
-    [(1, 1)],
-    [(2, 2)] * 5,
-    [(3, 1, 2), (1, 1), (5, 3, 1), (3, 2, 3)],
-]
+
+
+def rf_hidden(rng: random.Random) -> list[list[tuple[int, ...]]]:
+    """Six hidden stacks: deep ones with strides (VGG-like), dilated ones, a single layer."""
+    def layer(dilated: bool) -> tuple[int, ...]:
+        kernel, stride = rng.randint(1, 7), rng.randint(1, 3)
+        return (kernel, stride, rng.randint(2, 3)) if dilated else (kernel, stride)
+
+    def stack(length: int, dilated: float = 0.0) -> list[tuple[int, ...]]:
+        layers = [layer(rng.random() < dilated) for _ in range(length)]
+        if not any(len(lay) > 2 for lay in layers) and dilated:
+            layers[0] = (rng.randint(2, 5), layers[0][1], 2)
+        if not any(lay[1] > 1 for lay in layers[:-1]) and length > 1:
+            layers[0] = (layers[0][0], 2, *layers[0][2:])  # a stride before another layer
+        return layers
+
+    return [stack(rng.randint(8, 13)), stack(rng.randint(3, 5)),
+            stack(rng.randint(2, 4), dilated=0.6), stack(rng.randint(3, 6), dilated=0.3),
+            stack(1), stack(rng.randint(2, 6))]
 
 
 def _rf_sizes(layers: Sequence[Sequence[int]], *, sum_kernels: bool = False,
@@ -712,9 +773,9 @@ def _rf_hint(got: Any, layers: Sequence[Sequence[int]]) -> str | None:
 def check_receptive_field(student_fn: Any, hidden: bool = False) -> None:
     """``receptive_field(layers)`` -> the receptive field size after each layer."""
     name = "receptive_field"
-    _start(student_fn, name)
-    cases = RF_CASES + (RF_HIDDEN if hidden else [])
-    with Guard(student_fn, name, references=REFERENCES) as guard:
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = RF_CASES + (rf_hidden(hidden_rng()) if hidden else [])
+    with Guard(answer, name, references=REFERENCES) as guard:
         for layers in cases:
             call = Call(name, [(None, list(layers))])
             got = guard.call(call)
