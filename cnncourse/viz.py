@@ -2,7 +2,8 @@
 
 The figures are closed in pyplot before they are returned, so a notebook shows each one
 exactly once, when it is the cell's value (or passed to ``display`` / ``myst_nb.glue``);
-nothing calls ``plt.show()``. In a script, use ``fig.savefig(...)``.
+nothing calls ``plt.show()``. In a script, use ``fig.savefig(...)``. Colours come from
+``cnncourse.palette`` (Okabe-Ito), the one palette of the book.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator
 
 from cnncourse.analysis.layers import LayerRow, LayerTable
+from cnncourse.palette import CYCLE, GREY_DARK, OKABE_ITO
 
 METRIC_LABELS = {
     "params": "parameters",
@@ -202,7 +204,7 @@ def plot_layer_costs(table: LayerTable,
     for ax, metric in zip(axes, metrics, strict=True):
         values = [getattr(r, metric) for r in rows]
         fmt = human_bytes if metric == "activation_bytes" else human_count
-        ax.bar(positions, values, color="C0" if metric != "macs" else "C1")
+        ax.bar(positions, values, color=CYCLE[0] if metric != "macs" else CYCLE[1])
         total = getattr(table, f"total_{metric}")
         ax.set_title(f"{METRIC_LABELS[metric]}: total {fmt(total)}", fontsize=10, loc="left")
         if log:
@@ -245,17 +247,18 @@ def plot_accuracy_vs_cost(costs, accuracies, sizes, names: Sequence[str], *, xla
     shown = ~np.isnan(y)
     fig, ax = plt.subplots(figsize=figsize)
     plt.close(fig)  # returned, not shown by pyplot: see the module docstring
-    ax.scatter(x[shown], y[shown], s=size_scale * s[shown], alpha=0.35, color="tab:blue",
-               edgecolor="tab:blue")
-    ax.scatter(x[shown], y[shown], s=6, color="0.3")
+    ax.scatter(x[shown], y[shown], s=size_scale * s[shown], alpha=0.35, color=OKABE_ITO["blue"],
+               edgecolor=OKABE_ITO["blue"])
+    ax.scatter(x[shown], y[shown], s=6, color=GREY_DARK)
     if len(front):
         front = list(front)
-        ax.plot(x[front], y[front], "--", color="tab:red", lw=1.2, label="Pareto front")
+        ax.plot(x[front], y[front], "--", color=OKABE_ITO["vermillion"], lw=1.2,
+                label="Pareto front")
     for i in np.flatnonzero(shown):
         ax.annotate(names[i], (x[i], y[i]), fontsize=8, xytext=(4, 4),
                     textcoords="offset points")
     for value in size_legend:
-        ax.scatter([], [], s=size_scale * value, alpha=0.35, color="tab:blue",
+        ax.scatter([], [], s=size_scale * value, alpha=0.35, color=OKABE_ITO["blue"],
                    label=f"{value:g}{size_unit}")
     if log:
         ax.set_xscale("log")
