@@ -3,10 +3,13 @@ grouped convolutions, local response normalisation).
 
 One ``check_<function>(student_obj, hidden=False)`` per graded function (part 4 has two:
 the parameters of a grouped convolution and what the groups save). Each runs the student's
-answer on fixed cases (``hidden=True`` adds harder ones), compares it with the course's own
-arithmetic (``cnncourse.analysis.arithmetic``) or with PyTorch modules, and raises
-``AssertionError`` on the first wrong case with a hint naming the mistake when it is a known
-one. On success it prints one line.
+answer on fixed cases (``hidden=True`` adds cases drawn from the distributions below: the
+grader draws them from the course's secret), compares it with the course's own arithmetic
+(``cnncourse.analysis.arithmetic``) or with PyTorch modules, and raises ``AssertionError`` on
+the first wrong case with a hint naming the mistake when it is a known one. On success it
+prints one line. The student's answer is only ever called through the probe
+(``cnncourse.probe``); what it returns comes back as plain data or, for a network, as a handle
+the checker asks about.
 
 Layer specs (parts 1 and 3) are tuples:
 ``("conv", filters, kernel, stride, padding)`` or ``(..., groups)`` for a convolution;
@@ -17,7 +20,8 @@ Layer specs (parts 1 and 3) are tuples:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -27,31 +31,36 @@ from cnncourse.analysis import arithmetic
 from cnncourse.checks._core import (
     Call,
     Guard,
-    check_callable,
+    answer_of,
     check_close,
     check_int,
+    check_module,
     check_shape,
     check_type,
     checker,
     diagnose,
     fail,
+    hidden_rng,
     is_int,
+    layers_of,
     randn,
-    reference_objects,
-    refuse_reference,
     report_success,
+    run_module,
+    seed_from,
 )
+from cnncourse.checks._core import Layer as LayerInfo  # a layer as the probe describes it
+from cnncourse.models.vgg import VGG_CONFIGS
 
-REFERENCES = reference_objects("cnncourse.analysis.arithmetic", "cnncourse.analysis.layers",
-                               "cnncourse.models.vgg", "cnncourse.models.alexnet")
+REFERENCES = ("cnncourse.analysis.arithmetic", "cnncourse.analysis.layers",
+              "cnncourse.models.vgg", "cnncourse.models.alexnet")
 LRN_FUNCTIONS = ("torch.nn.functional.local_response_norm", "torch.nn.LocalResponseNorm")
 
+FORBIDDEN = {  # part -> (the graded function, what it may not call); read by the grader too
+    "lrn": ("local_response_norm", LRN_FUNCTIONS),
+}
+TOOLS = ("ALEXNET_227",)  # what the setup cell imports besides the checkers: plain data
+
 Layer = tuple[Any, ...]
-
-
-def _start(student: Any, name: str) -> None:
-    check_callable(student, name)
-    refuse_reference(student, name, REFERENCES)
 
 
 # =========================================================================== 1. layer table
@@ -74,16 +83,87 @@ TABLE_CASES: list[tuple[list[Layer], tuple[int, int, int]]] = [
     (ALEXNET_227, (3, 227, 227)),
     (ALEXNET_2012, (3, 227, 227)),
 ]
-TABLE_HIDDEN: list[tuple[list[Layer], tuple[int, int, int]]] = [
-    ([("conv", 96, 7, 2, 1), ("pool", 3, 2), ("lrn",), ("conv", 256, 5, 2, 0), ("pool", 3, 2),
-      ("flatten",), ("fc", 10)], (3, 224, 224)),             # ZFNet's start: pools round down
-    ([("conv", 12, 3, 2, 1, 3), ("conv", 24, 1, 1, 0, 4), ("pool", 2, 2), ("flatten",),
-      ("fc", 5)], (6, 17, 11)),                              # non-square, groups 3 and 4
-    ([("conv", 32, 3, 1, 1, 32)], (32, 9, 9)),               # depth-wise
-    ([("flatten",), ("fc", 7)], (2, 5, 3)),
-    ([("conv", 64, 3, 1, 1), ("conv", 64, 3, 1, 1), ("pool", 2, 2), ("conv", 128, 3, 1, 1),
-      ("pool", 3, 3), ("flatten",), ("fc", 100)], (3, 40, 40)),
-]
+Network = tuple[list[Layer], tuple[int, int, int]]
+
+
+def _valid(layers: Sequence[Layer], shape: Sequence[int]) -> bool:
+    """Every layer has an output: no window larger than its (padded) input."""
+    try:
+        reference_layer_table(layers, shape)
+    except ValueError:
+        return False
+    return True
+
+
+def uneven_pools(layers: Sequence[Layer], shape: Sequence[int]) -> list[int]:
+    """Indices of the pools whose windows do not tile their input, so the size rounds down."""
+    seen, found = tuple(shape), []
+    for i, (layer, (out, _, _)) in enumerate(zip(layers, reference_layer_table(layers, shape),
+                                                 strict=True)):
+        if layer[0] == "pool" and any((n - layer[1]) % layer[2] for n in seen[1:]):
+            found.append(i)
+        seen = out
+    return found
+
+
+def _sides(rng: random.Random, low: int, high: int) -> tuple[int, int]:
+    """A non-square input's height and width."""
+    h = rng.randint(low, high)
+    return h, rng.choice([w for w in range(low, high + 1) if w != h])
+
+
+def _until(draw: Callable[[], Network], accept: Callable[[Network], bool]) -> Network:
+    while True:
+        network = draw()
+        if _valid(*network) and accept(network):
+            return network
+
+
+def table_hidden(rng: random.Random) -> list[Network]:
+    """Five hidden networks on non-square inputs: an AlexNet-like stem with at least one pool
+    whose windows do not tile its input (the size rounds down), grouped convolutions, a
+    depth-wise one, a classifier alone, and a VGG-like stack."""
+    def stem() -> Network:
+        lrn_first = rng.random() < 0.5           # the paper's order, or torchvision's
+        norm_pool = [("lrn",), ("pool", 3, 2)] if lrn_first else [("pool", 3, 2), ("lrn",)]
+        layers = [("conv", rng.randint(8, 96), rng.choice((7, 9, 11)), rng.randint(2, 4),
+                   rng.randint(0, 3)), *norm_pool,
+                  ("conv", rng.randint(16, 128), 5, rng.randint(1, 2), rng.randint(0, 2)),
+                  ("pool", rng.randint(2, 3), rng.randint(2, 3)),
+                  ("flatten",), ("fc", rng.randint(2, 100))]
+        return layers, (3, *_sides(rng, 60, 240))
+
+    def grouped() -> Network:
+        g1, g2 = rng.randint(2, 4), rng.randint(2, 4)
+        c_in, f1, f2 = (g1 * rng.randint(1, 4), g1 * g2 * rng.randint(1, 3),
+                        g2 * rng.randint(1, 6))
+        k = rng.choice((3, 5))
+        layers = [("conv", f1, k, rng.randint(1, 2), rng.randint(0, k // 2), g1),
+                  ("conv", f2, 1, 1, 0, g2), ("pool", 2, 2), ("flatten",),
+                  ("fc", rng.randint(2, 12))]
+        return layers, (c_in, *_sides(rng, 9, 24))
+
+    def depthwise() -> Network:
+        c, k = rng.randint(4, 48), rng.choice((3, 5))
+        layers: list[Layer] = [("conv", c, k, rng.randint(1, 2), k // 2, c)]
+        if rng.random() < 0.5:
+            layers.append(("conv", rng.randint(4, 64), 1, 1, 0))  # its point-wise partner
+        return layers, (c, *_sides(rng, 5, 16))
+
+    def dense() -> Network:
+        layers = [("flatten",)] + [("fc", rng.randint(2, 40)) for _ in range(rng.randint(1, 2))]
+        return layers, (rng.randint(1, 4), *_sides(rng, 2, 8))
+
+    def vgg_like() -> Network:
+        layers: list[Layer] = []
+        for _ in range(rng.randint(2, 3)):
+            layers += [("conv", rng.randint(4, 64), 3, 1, 1)] * rng.randint(1, 2)
+            layers.append(("pool", 2, 2) if rng.random() < 0.7 else ("pool", 3, 3))
+        return layers + [("flatten",), ("fc", rng.randint(2, 100))], (3, *_sides(rng, 24, 64))
+
+    return [_until(stem, lambda net: bool(uneven_pools(*net))),
+            _until(grouped, lambda net: True), _until(depthwise, lambda net: True),
+            _until(dense, lambda net: True), _until(vgg_like, lambda net: True)]
 
 
 def reference_layer_table(layers: Sequence[Layer], input_shape: Sequence[int]
@@ -175,9 +255,9 @@ def _as_shape(value: Any) -> tuple[int, ...] | None:
 def check_layer_table(student_fn: Any, hidden: bool = False) -> None:
     """``layer_table(layers, input_shape)`` -> ``[(output_shape, params, macs), ...]``."""
     name = "layer_table"
-    _start(student_fn, name)
-    cases = TABLE_CASES + (TABLE_HIDDEN if hidden else [])
-    with Guard(student_fn, name, references=REFERENCES) as guard:
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = TABLE_CASES + (table_hidden(hidden_rng()) if hidden else [])
+    with Guard(answer, name, references=REFERENCES) as guard:
         for layers, input_shape in cases:
             label = "AlexNet (227)" if layers is ALEXNET_227 else (
                 "AlexNet with groups (227)" if layers is ALEXNET_2012 else None)
@@ -217,16 +297,27 @@ VGG_CASES: list[tuple[str, list[Any], dict[str, int]]] = [
     ("small", [8, "M", 16, "M", 32, "M"], {"num_classes": 10, "hidden": 64}),
     ("small with a 1x1", [8, "M", 16, (16, 1), "M"], {"num_classes": 10, "hidden": 32}),
 ]
-VGG_HIDDEN: list[tuple[str, list[Any], dict[str, int]]] = [
-    ("B", [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"], {}),
-    ("C", [64, 64, "M", 128, 128, "M", 256, 256, (256, 1), "M", 512, 512, (512, 1), "M",
-           512, 512, (512, 1), "M"], {}),
-    ("E", [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-           512, 512, 512, 512, "M"], {}),
-    ("odd", [5, 7, "M", 9], {"num_classes": 3, "hidden": 11}),
-    ("no pool", [4, 4], {"num_classes": 2, "hidden": 8}),
-    ("1x1 first", [(6, 1), "M", 5, (3, 1)], {"num_classes": 4, "hidden": 9}),
-]
+
+
+def vgg_hidden(rng: random.Random) -> list[tuple[str, list[Any], dict[str, int]]]:
+    """Four hidden configurations: one of the paper's other columns (B, C or E, ImageNet-sized),
+    then three small ones for a 32x32 input: one starting with a 1x1 convolution, one without
+    any pool, and one more."""
+    def small(first_1x1: bool = False, pools: bool = True) -> tuple[list[Any], dict[str, int]]:
+        cfg: list[Any] = []
+        for i in range(rng.randint(2, 5)):
+            filters, kernel = rng.randint(2, 16), 1 if i == 0 and first_1x1 else rng.choice(
+                (3, 3, 3, 1, 5))
+            cfg.append(filters if kernel == 3 and rng.random() < 0.8 else (filters, kernel))
+            if pools and rng.random() < 0.5 and cfg.count("M") < 4:
+                cfg.append("M")
+        return cfg, {"num_classes": rng.randint(2, 10), "hidden": rng.randint(4, 32)}
+
+    column = rng.choice(("B", "C", "E"))
+    return [(column, list(VGG_CONFIGS[column]), {}),
+            ("small, 1x1 first", *small(first_1x1=True)),
+            ("small, no pool", *small(pools=False)),
+            ("small", *small())]
 
 
 def _convs_of(cfg: Sequence[Any], as_3x3: bool = False) -> list[tuple[int, int]]:
@@ -275,47 +366,71 @@ def _vgg_hint(got: int, cfg: Sequence[Any], num_classes: int = 1000, hidden: int
             "Linear(hidden, num_classes).")
 
 
+def _call_on_meta(guard: Guard, call: Call) -> Any:
+    """``guard.call(call)`` with the student's code run on the meta device: an ImageNet-sized
+    network is built without memory or initialisation (only its layers are asked about)."""
+    answer = guard.answer.ask("call", method=None, args=[value for _, value in call.args],
+                              kwargs=dict(call.kwargs), guard=guard.spec, grad=True,
+                              device="meta")
+    return guard.result(call, answer)
+
+
+def _parameters(layers: Sequence[LayerInfo]) -> int:
+    return sum(math.prod(shape) for layer in layers for _, shape, _ in layer.params)
+
+
+def _conv_text(conv: LayerInfo) -> str:
+    """A convolution as torch prints it, from what the probe read of it."""
+    attr = conv.attr
+    parts = [str(attr("in_channels")), str(attr("out_channels")),
+             f"kernel_size={attr('kernel_size')}", f"stride={attr('stride')}"]
+    if attr("padding") not in ((0, 0), "valid"):
+        parts.append(f"padding={attr('padding')}")
+    if attr("groups", 1) != 1:
+        parts.append(f"groups={attr('groups')}")
+    if attr("bias") is False:
+        parts.append("bias=False")
+    return f"{conv.type.rsplit('.', 1)[-1]}({', '.join(parts)})"
+
+
 @checker
 def check_make_vgg(student_fn: Any, hidden: bool = False) -> None:
     """``make_vgg(cfg, num_classes=1000, hidden=4096)`` -> a VGG ``nn.Module``."""
     name = "make_vgg"
-    _start(student_fn, name)
-    cases = VGG_CASES + (VGG_HIDDEN if hidden else [])
-    with Guard(student_fn, name, references=REFERENCES) as guard:
-        for label, cfg, kwargs in cases:
-            call = Call(name, [(None, cfg)], dict(kwargs))
-            big = not kwargs  # ImageNet-sized: built on the meta device, no memory, no init
-            with torch.device("meta") if big else torch.device("cpu"):
-                model = guard.call(call)
-            check_type(model, nn.Module, call, "the result",
-                       hint="return the network, an nn.Module (e.g. an nn.Sequential).")
-            refuse_reference(type(model), name, REFERENCES)
-            got = sum(p.numel() for p in model.parameters())
-            expected = reference_vgg_params(cfg, **kwargs)
-            check_int(got, expected, call, f"configuration {label}, parameters",
-                      hint=lambda got=got, cfg=cfg, kwargs=kwargs: _vgg_hint(got, cfg, **kwargs))
-            if big:
-                continue
-            x = randn((2, 3, 32, 32), seed=len(cfg))
-            try:
-                with torch.no_grad():
-                    out = model.eval()(x)
-            except Exception as exc:  # noqa: BLE001 - the student's network failed to run
-                fail(call, f"running the network on x (2, 3, 32, 32) raised "
-                           f"{type(exc).__name__}: {exc}",
-                     "3x3 convs need padding=1 to keep the size; the adaptive pool makes the "
-                     "classifier independent of the input size.")
-            check_shape(out, (2, kwargs["num_classes"]), call, "output",
-                        hint="the last linear layer has num_classes outputs.")
-            convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-            for conv, (filters, kernel) in zip(convs, _convs_of(cfg), strict=False):
-                if (conv.kernel_size != (kernel, kernel) or conv.stride != (1, 1)
-                        or conv.padding != (kernel // 2, kernel // 2)):
-                    entry = filters if kernel == 3 else (filters, kernel)
-                    fail(call, f"expected every convolution to be {kernel}x{kernel} with stride "
-                               f"1 and padding {kernel // 2} (entry {entry!r}), got {conv}.",
-                         "an int is nn.Conv2d(c_in, c_out, 3, padding=1); a pair (filters, "
-                         "kernel) is nn.Conv2d(c_in, filters, kernel, padding=kernel // 2).")
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = VGG_CASES + (vgg_hidden(hidden_rng()) if hidden else [])
+    guard = Guard(answer, name, references=REFERENCES)
+    for label, cfg, kwargs in cases:
+        call = Call(name, [(None, cfg)], dict(kwargs))
+        big = not kwargs  # ImageNet-sized: built on the meta device, no memory, no init
+        model = _call_on_meta(guard, call) if big else guard.call(call)
+        check_module(model, call, "the result", references=REFERENCES,
+                     hint="return the network, an nn.Module (e.g. an nn.Sequential).")
+        layers = layers_of(model)
+        got = _parameters(layers)
+        expected = reference_vgg_params(cfg, **kwargs)
+        check_int(got, expected, call, f"configuration {label}, parameters",
+                  hint=lambda got=got, cfg=cfg, kwargs=kwargs: _vgg_hint(got, cfg, **kwargs))
+        if big:
+            continue
+        x = randn((2, 3, 32, 32), seed=len(cfg))
+        out = run_module(model, [x], call, train=False, hint=(
+            "3x3 convs need padding=1 to keep the size; the adaptive pool makes the classifier "
+            "independent of the input size."))
+        check_type(out, torch.Tensor, call, "the output",
+                   hint="the network returns the logits, one tensor.")
+        check_shape(out, (2, kwargs["num_classes"]), call, "output",
+                    hint="the last linear layer has num_classes outputs.")
+        convs = [layer for layer in layers if layer.is_a("Conv2d")]
+        for conv, (filters, kernel) in zip(convs, _convs_of(cfg), strict=False):
+            if (conv.attr("kernel_size") != (kernel, kernel) or conv.attr("stride") != (1, 1)
+                    or conv.attr("padding") != (kernel // 2, kernel // 2)):
+                entry = filters if kernel == 3 else (filters, kernel)
+                fail(call, f"expected every convolution to be {kernel}x{kernel} with stride "
+                           f"1 and padding {kernel // 2} (entry {entry!r}), got "
+                           f"{_conv_text(conv)}.",
+                     "an int is nn.Conv2d(c_in, c_out, 3, padding=1); a pair (filters, "
+                     "kernel) is nn.Conv2d(c_in, filters, kernel, padding=kernel // 2).")
     report_success(name, len(cases), hidden)
 
 
@@ -329,12 +444,28 @@ RF_CASES: list[list[Layer]] = [
     [layer for layer in ALEXNET_227 if layer[0] in ("conv", "pool", "lrn")],
     _VGG16_FEATURES,
 ]
-RF_HIDDEN: list[list[Layer]] = [
-    [("conv", 96, 7, 2, 1), ("pool", 3, 2), ("lrn",), ("conv", 256, 5, 2, 0), ("pool", 3, 2)],
-    [("pool", 2, 2)] * 4,
-    [("conv", 8, 1, 1, 0)],
-    [("conv", 8, 5, 3, 2), ("conv", 8, 3, 1, 1, 2), ("pool", 3, 3), ("conv", 4, 1, 1, 0)],
-]
+
+
+def rf_hidden(rng: random.Random) -> list[list[Layer]]:
+    """Four hidden stacks: a ZFNet-like stem (strides, pools and an LRN), pools only, a single
+    layer, and a mixed stack with grouped and 1x1 convolutions where a stride comes before
+    another layer."""
+    def conv(kernel: int, stride: int, groups: int = 1) -> Layer:
+        layer = ("conv", rng.randint(4, 256), kernel, stride, rng.randint(0, kernel // 2))
+        return layer + (groups,) if groups > 1 else layer
+
+    def pool() -> Layer:
+        return ("pool", rng.randint(2, 3), rng.randint(1, 3))
+
+    stem = [conv(rng.choice((7, 11)), rng.randint(2, 4)), ("pool", 3, 2), ("lrn",),
+            conv(5, rng.randint(1, 2)), ("pool", 3, 2)]
+    pools = [("pool", rng.randint(2, 3), rng.randint(2, 3)) for _ in range(rng.randint(2, 5))]
+    single = [conv(rng.randint(1, 9), rng.randint(1, 3)) if rng.random() < 0.5 else pool()]
+    mixed = [conv(rng.choice((3, 5)), rng.randint(2, 3))]  # a stride first: later layers jump
+    for _ in range(rng.randint(2, 5)):
+        mixed.append(rng.choice((conv(3, rng.randint(1, 2), rng.choice((2, 4))),
+                                 conv(1, 1), pool(), ("lrn",))))
+    return [stem, pools, single, mixed]
 
 
 def _rf(layers: Sequence[Layer], *, sum_kernels: bool = False, ignore_stride: bool = False,
@@ -375,9 +506,9 @@ def _rf_hint(got: tuple[int, ...], layers: Sequence[Layer]) -> str | None:
 def check_receptive_field(student_fn: Any, hidden: bool = False) -> None:
     """``receptive_field(layers)`` -> ``(size, jump)`` of one unit after the last layer."""
     name = "receptive_field"
-    _start(student_fn, name)
-    cases = RF_CASES + (RF_HIDDEN if hidden else [])
-    with Guard(student_fn, name, references=REFERENCES) as guard:
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = RF_CASES + (rf_hidden(hidden_rng()) if hidden else [])
+    with Guard(answer, name, references=REFERENCES) as guard:
         for layers in cases:
             call = Call(name, [(None, list(layers))])
             got = guard.call(call)
@@ -399,12 +530,31 @@ GROUP_CASES: list[dict[str, Any]] = [
     {"in_channels": 256, "out_channels": 384, "kernel": 3},                # CONV3: one group
     {"in_channels": 3, "out_channels": 96, "kernel": 11, "bias": False},
 ]
-GROUP_HIDDEN: list[dict[str, Any]] = [
-    {"in_channels": 32, "out_channels": 32, "kernel": 3, "groups": 32},    # depth-wise
-    {"in_channels": 64, "out_channels": 128, "kernel": 1, "groups": 4},
-    {"in_channels": 6, "out_channels": 9, "kernel": 3, "groups": 3, "bias": False},
-    {"in_channels": 128, "out_channels": 256, "kernel": 3, "groups": 32},  # ResNeXt-like
-]
+
+
+def _grouped(rng: random.Random, groups: int, kernel: int, *, depthwise: bool = False,
+             bias: bool | None = None) -> dict[str, Any]:
+    """A convolution with ``groups`` groups (``depthwise``: one input channel per group)."""
+    c_in = groups * (1 if depthwise else rng.randint(1, 16))
+    case: dict[str, Any] = {"in_channels": c_in,
+                            "out_channels": groups * rng.choice((1, 2)) if depthwise
+                            else groups * rng.randint(1, 16),
+                            "kernel": kernel}
+    if groups > 1 or rng.random() < 0.5:
+        case["groups"] = groups
+    if bias is not None:
+        case["bias"] = bias
+    return case
+
+
+def group_hidden(rng: random.Random) -> list[dict[str, Any]]:
+    """Four hidden convolutions: a depth-wise one, a grouped 1x1, one with groups and no bias,
+    and a ResNeXt-like one with 32 groups."""
+    return [_grouped(rng, rng.randint(8, 256), rng.choice((3, 5, 7)), depthwise=True,
+                     bias=rng.random() < 0.5),
+            _grouped(rng, rng.randint(2, 8), 1),
+            _grouped(rng, rng.randint(2, 6), rng.choice((3, 5)), bias=False),
+            _grouped(rng, 32, 3, bias=True if rng.random() < 0.5 else None)]
 
 
 def _torch_conv_params(case: dict[str, Any]) -> int:
@@ -433,9 +583,9 @@ def _group_hint(got: Any, case: dict[str, Any]) -> str | None:
 def check_grouped_conv_params(student_fn: Any, hidden: bool = False) -> None:
     """``grouped_conv_params(in_channels, out_channels, kernel, groups=1, bias=True)``."""
     name = "grouped_conv_params"
-    _start(student_fn, name)
-    cases = GROUP_CASES + (GROUP_HIDDEN if hidden else [])
-    with Guard(student_fn, name, references=REFERENCES) as guard:
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = GROUP_CASES + (group_hidden(hidden_rng()) if hidden else [])
+    with Guard(answer, name, references=REFERENCES) as guard:
         for case in cases:
             args = [(None, case["in_channels"]), (None, case["out_channels"]),
                     (None, case["kernel"])]
@@ -456,12 +606,16 @@ SAVINGS_CASES: list[dict[str, Any]] = [
     {"in_channels": 384, "out_channels": 256, "kernel": 3, "groups": 2},   # CONV5
     {"in_channels": 128, "out_channels": 128, "kernel": 3, "groups": 32},  # ResNeXt-like
 ]
-SAVINGS_HIDDEN: list[dict[str, Any]] = [
-    {"in_channels": 384, "out_channels": 384, "kernel": 3, "groups": 2},   # CONV4
-    {"in_channels": 64, "out_channels": 64, "kernel": 3, "groups": 64},    # depth-wise
-    {"in_channels": 60, "out_channels": 24, "kernel": 1, "groups": 3},
-    {"in_channels": 16, "out_channels": 16, "kernel": 5, "groups": 1},     # nothing saved
-]
+
+
+def savings_hidden(rng: random.Random) -> list[dict[str, Any]]:
+    """Four hidden convolutions: two groups (AlexNet's towers), depth-wise, a grouped 1x1 with
+    more than two groups, and one group (nothing saved)."""
+    cases = [_grouped(rng, 2, rng.choice((3, 5))),
+             _grouped(rng, rng.randint(8, 256), rng.choice((3, 5)), depthwise=True),
+             _grouped(rng, rng.randint(3, 8), 1),
+             _grouped(rng, 1, rng.choice((1, 3, 5)))]
+    return [{**case, "groups": case.get("groups", 1)} for case in cases]  # always passed
 
 
 def _savings_hint(got: Any, case: dict[str, Any]) -> str | None:
@@ -486,9 +640,9 @@ def check_grouped_conv_savings(student_fn: Any, hidden: bool = False) -> None:
     """``grouped_conv_savings(in_channels, out_channels, kernel, groups)``: the parameters
     saved by ``groups`` groups compared with one (biases included in both)."""
     name = "grouped_conv_savings"
-    _start(student_fn, name)
-    cases = SAVINGS_CASES + (SAVINGS_HIDDEN if hidden else [])
-    with Guard(student_fn, name, references=REFERENCES) as guard:
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = SAVINGS_CASES + (savings_hidden(hidden_rng()) if hidden else [])
+    with Guard(answer, name, references=REFERENCES) as guard:
         for case in cases:
             args = [(None, case[key]) for key in ("in_channels", "out_channels", "kernel",
                                                   "groups")]
@@ -508,12 +662,23 @@ LRN_CASES: list[dict[str, Any]] = [
     {"shape": (1, 96, 4, 4), "seed": 1},
     {"shape": (2, 6, 2, 5), "seed": 2, "size": 3},
 ]
-LRN_HIDDEN: list[dict[str, Any]] = [
-    {"shape": (1, 4, 3, 3), "seed": 3, "size": 7},            # window wider than the channels
-    {"shape": (2, 5, 2, 2), "seed": 4, "size": 1},
-    {"shape": (1, 9, 3, 2), "seed": 5, "size": 5, "alpha": 1e-2, "beta": 0.5, "k": 1.0},
-]
 LRN_DEFAULTS = {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
+
+
+def lrn_hidden(rng: random.Random) -> list[dict[str, Any]]:
+    """Three hidden inputs: a window wider than the channels, a narrow window (1 or 3), and
+    other constants (alpha, beta, k); window sizes are odd, as the formula assumes."""
+    def shape(channels: int) -> tuple[int, int, int, int]:
+        return (rng.randint(1, 3), channels, rng.randint(1, 4), rng.randint(1, 4))
+
+    size = rng.choice((7, 9))
+    return [
+        {"shape": shape(rng.randint(2, size - 1)), "seed": seed_from(rng), "size": size},
+        {"shape": shape(rng.randint(2, 12)), "seed": seed_from(rng), "size": rng.choice((1, 3))},
+        {"shape": shape(rng.randint(3, 16)), "seed": seed_from(rng), "size": rng.choice((3, 5)),
+         "alpha": rng.choice((1e-3, 2e-3, 5e-3, 1e-2, 2e-2)),
+         "beta": rng.choice((0.5, 0.6, 0.9, 1.0)), "k": rng.choice((0.5, 1.0, 1.5))},
+    ]
 
 
 def _lrn_input(case: dict[str, Any]) -> torch.Tensor:
@@ -550,9 +715,9 @@ def _lrn_hint(got: torch.Tensor, a: torch.Tensor, size: int, alpha: float, beta:
 def check_local_response_norm(student_fn: Any, hidden: bool = False) -> None:
     """``local_response_norm(a, size=5, alpha=1e-4, beta=0.75, k=2.0)``: the paper's formula."""
     name = "local_response_norm"
-    _start(student_fn, name)
-    cases = LRN_CASES + (LRN_HIDDEN if hidden else [])
-    with Guard(student_fn, name, forbidden=LRN_FUNCTIONS,
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = LRN_CASES + (lrn_hidden(hidden_rng()) if hidden else [])
+    with Guard(answer, name, forbidden=FORBIDDEN["lrn"][1],
                must="compute the normalisation from its formula",
                references=REFERENCES) as guard:
         for case in cases:

@@ -8,7 +8,8 @@ Objects that are not plain data stay here, in a table, and cross as handles (``w
 Operations (all answers plain data):
 
 - ``name``      an object of the notebook's namespace, by name;
-- ``call``      call an object (or one of its methods) on arguments, under a guard;
+- ``call``      call an object (or one of its methods) on arguments, under a guard (on
+                the meta device if asked; with the arguments as the call left them if asked);
 - ``getattr``   one attribute;
 - ``info``      what an object is: type, whether it is or wraps the course's reference;
 - ``describe``  a module's layers: type, hyper-parameters, parameter and buffer shapes;
@@ -188,11 +189,21 @@ class ProbeServer:
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise WireError("bad arguments")
         grad = torch.enable_grad() if request.get("grad", True) else torch.no_grad()
+        # device="meta": build without memory or initialisation (an ImageNet-sized network,
+        # when only its layers are asked about)
+        if request.get("device") not in (None, "meta"):
+            raise WireError("bad device")
+        device = torch.device("meta") if request.get("device") == "meta" \
+            else contextlib.nullcontext()
 
         def run() -> Any:
             fn = target if method is None else getattr(target, str(method))
-            with grad:
-                return fn(*args, **{str(k): v for k, v in kwargs.items()})
+            with grad, device:
+                result = fn(*args, **{str(k): v for k, v in kwargs.items()})
+            if request.get("return_args") is True:  # arguments the call updates in place
+                return {"result": result, "args": args, "kwargs": kwargs}
+            return result
+
 
         return self._student(request, run, self._guard(target, request.get("guard")))
 
