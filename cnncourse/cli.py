@@ -89,13 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(nbgrader autograde, each in its own process and sandbox; new students are added "
         "to the gradebook), write feedback/<student>/<assignment>/*.html, print a score "
         "table, and write reports/<assignment>/grades.csv, grades_by_part.csv, parts.png "
-        "and logs/. The grade comes from a clean re-run: each part's tests (hidden ones "
-        "included) run from the source notebook in a fresh process the student's other "
-        "cells never touched; anything that changed the checkers, torch or the IPython "
-        "kernel is undone, noted and flagged for review. Each submission is limited in "
-        "time per cell, memory (4 GB), output (1 MB a cell), threads, files and network. "
-        "A submission that crashes, hangs or is not a notebook gets what can be credited "
-        "and the reason in grades.csv and its feedback; it never stops the others.")
+        "and logs/. Each submission's code runs in an operating-system sandbox "
+        "(bubblewrap: no course folder, no network, a private size-limited folder, an "
+        "unprivileged user, every process ended with it; limits on time per cell, memory "
+        "(4 GB), output (1 MB a cell), files and processes). The grade is computed here, "
+        "outside the sandbox: the checkers build the reference's answers themselves and ask "
+        "the sandbox only for the student's (plain numbers and arrays); hidden cases are "
+        "drawn from the course's secret, hidden_cases.key. Forbidden functions and side "
+        "doors are read from the source (the first lose the part, the second are flagged "
+        "for review). A submission that crashes, hangs or is not a notebook gets what can "
+        "be credited and the reason in grades.csv and its feedback; it never stops the "
+        "others.")
     grade.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment to grade")
 
     verify = verbs.add_parser(
@@ -117,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--timeout", type=_positive_int, default=None, metavar="SECONDS",
                          help="time limit per notebook cell (default: Execute.timeout in "
                          "nbgrader_config.py)")
+        sub.add_argument("--no-sandbox", action="store_true",
+                         help="grade without the bubblewrap sandbox (the code runs with your "
+                         "rights; every row of the report says so)")
     return parser
 
 
@@ -145,14 +152,14 @@ def run(args: argparse.Namespace) -> int:
 
         assignment = resolve_assignments(course, [args.assignment], "grade")[0]
         graded = grade_assignment(course, assignment, workers=args.workers,
-                                  cell_timeout=args.timeout)
+                                  cell_timeout=args.timeout, sandboxed=not args.no_sandbox)
         print(summary(graded, course, args.timeout))
     elif args.verb == "verify":
         from cnncourse.grading.verify import verify
 
         names = resolve_assignments(course, args.assignments, "verify")
         if not verify(course, names, workers=args.workers, cell_timeout=args.timeout,
-                      mutants=args.mutants):
+                      mutants=args.mutants, sandboxed=not args.no_sandbox):
             print("verify: FAILED (see the FAIL lines above)")
             return 1
         print(f"verify: all passed ({', '.join(names)})")
@@ -160,6 +167,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["lab"]:  # the course lab has its own verbs: cnncourse lab --help
+        from cnncourse.lab.cli import main as lab_main
+
+        return lab_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -26,6 +26,10 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 # instead of silently scoring nothing; `cnncourse grade` reports it.
 c.OverwriteCells.add_missing_cells = True
 
+# Pages an instructor or a student opens (feedback, formgrader) show a student's Markdown
+# with its HTML sanitized: no scripts, no event handlers, no forms.
+c.HTMLExporter.sanitize_html = True
+
 # Feedback must not reveal hidden cases: nbgrader shows the autograded notebook as is
 # (by design, jupyter/nbgrader#917), so drop the hidden regions and the traceback frames
 # that quote the test cells' code; the checkers' messages stay.

@@ -52,9 +52,12 @@ CONV_FUNCTIONS = ("torch.nn.functional.conv2d", "torch.conv2d", "torch.convoluti
 UNFOLD_FUNCTIONS = ("torch.nn.functional.unfold", "torch.nn.Unfold", "torch.Tensor.unfold")
 
 
-FORBIDDEN = {  # part -> (the graded function, what it may not call); read by the grader too
-    "conv_loops": ("conv2d_loops", CONV_FUNCTIONS + UNFOLD_FUNCTIONS),
-    "conv_im2col": ("conv2d_im2col", CONV_FUNCTIONS),
+# part -> (the graded function, what it may not call): the probe's guard traps the calls,
+# the grader also reads the source for the names (``torch.ops.*``: the operators under
+# torch's API, a way round the guard)
+FORBIDDEN = {
+    "conv_loops": ("conv2d_loops", CONV_FUNCTIONS + UNFOLD_FUNCTIONS + ("torch.ops.*",)),
+    "conv_im2col": ("conv2d_im2col", CONV_FUNCTIONS + ("torch.ops.*",)),
 }
 
 

@@ -1,14 +1,17 @@
 """One submission, start to finish: :func:`autograde_submission` never raises.
 
-1. look at the submitted files (:func:`inspect_submission`): no notebook, not JSON, not a
-   notebook, locked or solution cells deleted or edited;
-2. build a sandbox course (config, the assignment's source, a copy of the gradebook, this
-   one submission) and run a worker process on it (``sandbox.run_worker``) with a
-   wall-clock limit: nbgrader autograde and generate_feedback;
-3. read what it recorded and explain anything unusual (timeouts, a dead kernel, output cut,
-   tampering noticed by the clean re-run, parts where the notebook run and the clean re-run
-   disagree); the clean re-run's verdict is the grade;
-4. write the reasons into the feedback page (or, when nbgrader made none, a page of ours).
+1. look at the submitted files (:func:`inspect_submission`): no notebook (or one under
+   another name), not JSON, not a notebook, locked or solution cells deleted or edited;
+2. build a private course folder (config, the assignment's source, a copy of the
+   gradebook, this one submission) and run a worker process on it (``worker.run_worker``)
+   with a wall-clock limit: the sandboxed run with the judge, nbgrader autograde (replayed)
+   and generate_feedback. A worker that dies for a reason outside the submission (the
+   machine, not the notebook) is started again once;
+3. read what it recorded and explain anything unusual (time-outs, memory, output cut, a
+   run the notebook's code ended, rules broken, side doors flagged for review); the
+   judge's verdict is the grade;
+4. write the reasons into the feedback page (or, when nbgrader made none, a page of ours),
+   with a policy that forbids every script.
 
 The result is written to the real course by the caller, one submission at a time
 (``gradebook.py``), so parallel workers never share the sqlite gradebook.
@@ -40,13 +43,17 @@ from cnncourse.grading.cells import (
     test_cells,
 )
 from cnncourse.grading.course import Course
-from cnncourse.grading.execute import OUTPUT_LIMIT, TRUNCATED
 from cnncourse.grading.feedback import finish_page, notice_page, part_results
+from cnncourse.grading.inert import inert_page
 from cnncourse.grading.nbgrader_app import ensure_venv_on_path
-from cnncourse.grading.sandbox import LOG_FILE, RESULT_FILE, run_worker
+from cnncourse.grading.sandbox import Limits
+from cnncourse.grading.worker import LOG_FILE, RESULT_FILE, run_worker
+from cnncourse.probe.runner import OUTPUT_LIMIT, TRUNCATED
 
-# nbgrader import, kernel start and feedback, on top of the cells' own time limits
+# nbgrader import, the sandbox's start and feedback, on top of the cells' own time limits
 STARTUP_ALLOWANCE_S = 120
+RETRIES = 1  # a worker that died for a reason outside the submission is started again
+NO_SANDBOX = "graded without a sandbox"
 _IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
 
 
@@ -58,10 +65,13 @@ class SubmissionJob:
     assignment: str
     student: str
     template_gradebook: Path  # a private copy of the course gradebook to start from
-    workdir: Path  # an empty folder that becomes the sandbox course
+    workdir: Path  # an empty folder that becomes the private course
     cell_timeout: int
-    threads: int | None = None  # OMP_NUM_THREADS for the kernel when workers share the CPU
+    secret: str  # where the hidden cases are drawn from
+    threads: int | None = None  # OMP_NUM_THREADS for the worker when workers share the CPU
     feedback: bool = True  # also run nbgrader generate_feedback
+    sandboxed: bool = True  # run the submission in the OS sandbox
+    renamed: str | None = None  # the notebook submitted under another name, if so
 
     @property
     def submitted(self) -> Path:
@@ -80,8 +90,8 @@ class SubmissionResult:
     timestamp: str | None = None
     reasons: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    review: bool = False  # the code changed what the tests rely on: a human should look
-    outcomes: dict = field(default_factory=dict)  # notebook -> grade id -> clean re-run outcome
+    review: bool = False  # flagged: a human should look at the code
+    outcomes: dict = field(default_factory=dict)  # notebook -> grade id -> the judge's verdict
     autograded_dir: Path | None = None
     feedback_dir: Path | None = None
     log: str = ""
@@ -101,6 +111,7 @@ class Inspection:
     notebook_found: bool
     reasons: list[str]
     code_cells: int = 0
+    renamed: str | None = None  # the file to grade under the expected name
 
 
 def _read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
@@ -187,6 +198,9 @@ def inspect_submission(course: Course, assignment: str, student: str) -> Inspect
     expected = course.notebook_names(assignment)
     present = sorted(p.stem for p in folder.glob("*.ipynb"))
     found = [name for name in expected if name in present]
+    renamed = None
+    if not found and len(present) == 1 and len(expected) == 1:
+        renamed, found = present[0], expected  # the one notebook, under another name
     if not found:
         reason = "no notebook submitted"
         if present:
@@ -194,9 +208,12 @@ def inspect_submission(course: Course, assignment: str, student: str) -> Inspect
                        f"rename it to {expected[0]}.ipynb and grade again)")
         return Inspection(can_grade=False, notebook_found=False, reasons=[reason])
     reasons = [f"no notebook {name}.ipynb submitted" for name in expected if name not in found]
+    if renamed:
+        reasons.append(f"graded {renamed}.ipynb as {expected[0]}.ipynb (the notebook was "
+                       "renamed; submit it under that name)")
     code_cells = 0
     for name in found:
-        nb, problem = _read_notebook(folder / f"{name}.ipynb")
+        nb, problem = _read_notebook(folder / f"{renamed or name}.ipynb")
         if nb is None:
             return Inspection(can_grade=False, notebook_found=True, reasons=[problem])
         code_cells += sum(cell.cell_type == "code" for cell in nb.cells)
@@ -208,10 +225,10 @@ def inspect_submission(course: Course, assignment: str, student: str) -> Inspect
         if released.is_file():
             reasons += locked_cell_changes(nbformat.read(released, as_version=4), nb)
     return Inspection(can_grade=True, notebook_found=True, reasons=reasons,
-                      code_cells=code_cells)
+                      code_cells=code_cells, renamed=renamed)
 
 
-def build_sandbox(job: SubmissionJob) -> Path:
+def build_sandbox(job: SubmissionJob, renamed: str | None = None) -> Path:
     """A minimal course holding this one submission, next to nothing else."""
     root = job.workdir
     root.mkdir(parents=True, exist_ok=True)
@@ -222,6 +239,9 @@ def build_sandbox(job: SubmissionJob) -> Path:
     shutil.copy(job.template_gradebook, root / "gradebook.db")
     copied = root / "submitted" / job.student / job.assignment
     shutil.copytree(job.submitted, copied, ignore=_IGNORED)
+    if renamed:
+        expected = job.course.notebook_names(job.assignment)[0]
+        (copied / f"{renamed}.ipynb").rename(copied / f"{expected}.ipynb")
     for name in job.course.notebook_names(job.assignment):
         if (copied / f"{name}.ipynb").is_file():
             drop_duplicate_metadata(copied / f"{name}.ipynb")
@@ -247,23 +267,25 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _run_worker(job: SubmissionJob, sandbox: Path, wall_limit: float) -> tuple[bool, str]:
-    """Run one worker process on the sandbox; (finished in time, what it printed)."""
+def _run_worker(job: SubmissionJob, sandbox: Path, wall_limit: float) -> tuple[bool, str, int]:
+    """Run one worker process on the private course; (finished in time, what it printed,
+    its exit code)."""
     ensure_venv_on_path()
     environment = {"PATH": os.environ["PATH"]}
     if job.threads:
         environment["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", str(job.threads))
+    limits = Limits(cell_timeout=job.cell_timeout)
     worker = _worker_context().Process(
         target=run_worker, name=f"grade-{job.student}",
-        args=(str(sandbox), job.assignment, job.student, job.cell_timeout, job.feedback,
-              environment, (str(job.course.root),), job.threads or os.cpu_count() or 1))
+        args=(str(sandbox), job.assignment, job.student, vars(limits), job.secret,
+              job.feedback, job.sandboxed, environment))
     worker.start()
     _RUNNING.add(worker.pid)
     try:
         worker.join(wall_limit)
         finished = not worker.is_alive()
         if not finished:
-            try:  # the worker leads its own session: this also ends its kernel
+            try:  # the worker leads its own session: this also ends its sandbox
                 os.killpg(worker.pid, signal.SIGKILL)
             except ProcessLookupError:
                 worker.kill()
@@ -274,7 +296,7 @@ def _run_worker(job: SubmissionJob, sandbox: Path, wall_limit: float) -> tuple[b
     output = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
     if finished and worker.exitcode != 0:
         output += f"\nthe worker process ended with exit code {worker.exitcode}\n"
-    return finished, output
+    return finished, output, worker.exitcode or 0
 
 
 def _label(position: int, cell: nbformat.NotebookNode | None) -> str:
@@ -314,72 +336,35 @@ def last_error(log: str) -> str:
     return errors[-1] if errors else "see the log"
 
 
-def explain_failure(log: str) -> str:
-    """One phrase for why nbgrader could not autograde a submission."""
-    if "DeadKernelError" in log:
-        return ("kernel died (the notebook crashed Python: it ran out of memory, "
-                "called exit() or os._exit(), or hit a crash in compiled code)")
-    if "UnresponsiveKernelError" in log or "kernel became unresponsive" in log:
-        return "kernel stopped responding after a cell ran out of time"
-    missing = re.search(r"KeyError: '([^']+)'", log)
-    if missing:
-        return (f"nbgrader could not run it: the cell {missing.group(1)} is missing or lost "
-                "its nbgrader metadata (cells re-created or copied by hand)")
-    return f"nbgrader could not grade it: {last_error(log)}"
-
-
-def disagreements(notebook_grades: list[dict], trusted: dict) -> list[str]:
-    """Reasons for test cells the notebook run and the clean re-run scored differently."""
-    ran = {(g["notebook"], g["grade_id"]): g["auto_score"] or 0.0 for g in notebook_grades}
-    more, less = [], []
-    for grade in trusted["grades"]:
-        key = (grade["notebook"], grade["grade_id"])
-        if key not in ran or ran[key] == grade["auto_score"]:
-            continue
-        outcome = trusted["outcomes"].get(grade["notebook"], {}).get(grade["grade_id"], {})
-        if ran[key] > grade["auto_score"]:
-            why = outcome.get("message", "")[:160]
-            more.append(f"{grade['grade_id']} ({why})" if why else grade["grade_id"])
-        else:
-            less.append(grade["grade_id"])
-    reasons = []
-    if more:  # the notebook run was fooled somehow: a human should look
-        reasons.append("passed in the notebook but failed when its code was re-run apart from "
-                       f"the tests, which counts: {', '.join(more)}")
-    if less:
-        reasons.append("failed in the notebook but passed when re-run apart from the rest of "
-                       f"the notebook, which counts: {', '.join(less)}")
-    return reasons
-
-
 def _collect(job: SubmissionJob, sandbox: Path, result: SubmissionResult) -> None:
-    """Fill ``result`` from the sandbox's result.json and output folders."""
+    """Fill ``result`` from the private course's result.json and output folders."""
     record = json.loads((sandbox / RESULT_FILE).read_text(encoding="utf-8"))
     autograde, feedback = record["autograde"], record["feedback"]
-    trusted = record["trusted"]
-    result.log += autograde["log"] + (feedback["log"] if feedback else "")
+    result.log += record.get("runner_log", "") + autograde["log"] + (
+        feedback["log"] if feedback else "")
     result.log += "\ntimings: " + ", ".join(f"{k} {v:.1f} s" for k, v in
                                            record.get("timings", {}).items()) + "\n"
     result.comments = record["comments"]
     result.timestamp = record["timestamp"]
-    result.grades = trusted["grades"]  # the clean re-run's verdict is the grade
-    result.graded = bool(trusted["grades"])
-    result.review = trusted["tampered"]
-    result.outcomes = trusted["outcomes"]
-    result.reasons += trusted["notes"]
-    if not (trusted["network_isolated"] and record.get("kernel_isolated", True)):
-        result.reasons.append("network not blocked by the operating system here (Python's "
-                              "sockets were refused)")
+    result.grades = record["grades"]  # the judge's verdicts are the grade
+    result.graded = bool(record["grades"])
+    result.outcomes = record["outcomes"]
+    result.reasons += record["notes"]
+    if record["flags"]:
+        result.review = True
+        more = f" and {len(record['flags']) - 4} more" if len(record["flags"]) > 4 else ""
+        result.reasons.append("review by hand: " + "; ".join(record["flags"][:4]) + more)
     ran = autograde["returncode"] == 0
     if ran:
         result.autograded_dir = sandbox / "autograded" / job.student / job.assignment
         notebooks = [nbformat.read(p, as_version=4)
                      for p in sorted(result.autograded_dir.glob("*.ipynb"))]
-    else:  # positions of the clean re-run still name the submitted notebook's cells
+    else:  # positions still name the submitted notebook's cells
         notebooks = [nbformat.read(p, as_version=4)
-                     for p in sorted(job.submitted.glob("*.ipynb"))][:1]
+                     for p in sorted((sandbox / "submitted" / job.student / job.assignment
+                                      ).glob("*.ipynb"))][:1]
     for nb in notebooks:
-        cells = timed_out_cells(nb, trusted.get("timeouts", []))
+        cells = timed_out_cells(nb, record.get("timeouts", []))
         if cells:
             where = "cell" if len(cells) == 1 else "cells"
             result.reasons.append(
@@ -389,19 +374,34 @@ def _collect(job: SubmissionJob, sandbox: Path, result: SubmissionResult) -> Non
             result.reasons.append(f"output cut at {OUTPUT_LIMIT // 1000} kB in cell(s) "
                                   f"{', '.join(cut)}")
     if not ran:
-        result.reasons.append(explain_failure(autograde["log"])
-                              + ("; the parts that passed when re-run on their own count"
-                                 if result.auto_score else ""))
+        result.reasons.append(f"nbgrader could not record it: {last_error(autograde['log'])}")
         return
-    differ = disagreements(record["grades"], trusted)
-    result.reasons += differ
-    result.review |= any(r.startswith("passed in the notebook") for r in differ)
     if not job.feedback:
         return
     if feedback and feedback["returncode"] == 0:
         result.feedback_dir = sandbox / "feedback" / job.student / job.assignment
     else:
         result.reasons.append(f"no feedback: {last_error(feedback['log'] if feedback else '')}")
+
+
+def _grade_once(job: SubmissionJob, inspection: Inspection, result: SubmissionResult
+                ) -> bool:
+    """One worker run; False when it died for a reason outside the submission (it is
+    then worth running again)."""
+    if job.workdir.exists():
+        shutil.rmtree(job.workdir)
+    sandbox = build_sandbox(job, inspection.renamed)
+    wall_limit = job.cell_timeout * (inspection.code_cells + 1) + STARTUP_ALLOWANCE_S
+    finished, output, exitcode = _run_worker(job, sandbox, wall_limit)
+    result.log = output
+    if not finished:
+        result.reasons.append(f"grading did not finish within {wall_limit:.0f} s and was "
+                              "stopped")
+        return True
+    if not (sandbox / RESULT_FILE).is_file():
+        return False
+    _collect(job, sandbox, result)
+    return True
 
 
 def autograde_submission(job: SubmissionJob) -> SubmissionResult:
@@ -413,18 +413,13 @@ def autograde_submission(job: SubmissionJob) -> SubmissionResult:
         result.notebook_found = inspection.notebook_found
         result.reasons += inspection.reasons
         if inspection.can_grade:
-            sandbox = build_sandbox(job)
-            wall_limit = job.cell_timeout * (inspection.code_cells + 1) + STARTUP_ALLOWANCE_S
-            finished, output = _run_worker(job, sandbox, wall_limit)
-            result.log = output
-            if not finished:
-                result.reasons.append(f"grading did not finish within {wall_limit:.0f} s "
-                                      "and was stopped")
-            elif not (sandbox / RESULT_FILE).is_file():
-                last = output.strip().splitlines()[-1:] or ["no output"]
-                result.reasons.append(f"the grading process failed: {last[0]}")
-            else:
-                _collect(job, sandbox, result)
+            for attempt in range(RETRIES + 1):
+                if _grade_once(job, inspection, result):
+                    break
+                if attempt == RETRIES:  # it failed again: say how, with the log's tail
+                    tail = " | ".join(result.log.strip().splitlines()[-3:]) or "no output"
+                    result.reasons.append(f"the grading process failed twice (not the "
+                                          f"notebook's fault; log: {tail[-400:]})")
     except Exception as error:  # a bug here must not stop the other students
         result.graded = False
         result.reasons.append(f"internal error while grading: {type(error).__name__}: {error}")
@@ -435,8 +430,9 @@ def autograde_submission(job: SubmissionJob) -> SubmissionResult:
             else:  # nbgrader's page, with the parts and what the grader noticed on top
                 parts = part_results(result.grades, result.outcomes)
                 for page in result.feedback_dir.glob("*.html"):
-                    page.write_text(finish_page(page.read_text(encoding="utf-8"),
-                                                result.reasons, parts), encoding="utf-8")
+                    page.write_text(inert_page(finish_page(page.read_text(encoding="utf-8"),
+                                                           result.reasons, parts)),
+                                    encoding="utf-8")
         except Exception as error:  # noqa: BLE001 - the grade matters more than the page
             result.reasons.append(f"no feedback page: {type(error).__name__}: {error}")
     result.seconds = time.perf_counter() - started
@@ -455,7 +451,7 @@ def write_notice(job: SubmissionJob, result: SubmissionResult) -> None:
     folder = job.workdir / "notice"
     folder.mkdir(parents=True, exist_ok=True)
     name = (job.course.notebook_names(job.assignment) or [job.assignment])[0]
-    (folder / f"{name}.html").write_text(
-        notice_page(job.assignment, job.student, grades, result.reasons, result.outcomes),
+    (folder / f"{name}.html").write_text(inert_page(
+        notice_page(job.assignment, job.student, grades, result.reasons, result.outcomes)),
         encoding="utf-8")
     result.feedback_dir = folder

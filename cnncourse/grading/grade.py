@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 
 from cnncourse.grading.autograde import (
+    NO_SANDBOX,
     SubmissionJob,
     SubmissionResult,
     autograde_submission,
@@ -29,6 +30,8 @@ from cnncourse.grading.cells import test_cells
 from cnncourse.grading.course import Course, UsageError, display
 from cnncourse.grading.gradebook import read_scores, record_result, snapshot
 from cnncourse.grading.report import ClassReport, build_report, format_table, write_reports
+from cnncourse.grading.sandbox import availability
+from cnncourse.grading.secret import course_secret
 
 
 @dataclass
@@ -83,26 +86,35 @@ def publish(course: Course, assignment: str, result: SubmissionResult, logs: Pat
 
 def grade_assignment(course: Course, assignment: str, workers: int = 1,
                      cell_timeout: int | None = None, echo: Callable[[str], None] = print,
-                     feedback: bool = True) -> GradeRun:
-    """Autograde every submission, write feedback and reports; never stops at a bad one."""
+                     feedback: bool = True, sandboxed: bool = True,
+                     secret: str | None = None) -> GradeRun:
+    """Autograde every submission, write feedback and reports; never stops at a bad one.
+    Hidden cases come from ``secret`` (default: the course's, made if missing)."""
     students = check_gradable(course, assignment)
+    if sandboxed and (problem := availability()) is not None:
+        raise UsageError(problem)
+    secret = secret or course_secret(course.root)
     timeout = cell_timeout or course.settings.cell_timeout
     test_ids, max_score = test_ids_and_max(course, assignment)
     logs = course.reports_dir / assignment / "logs"
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
     echo(f"Grading {assignment}: {len(students)} submission(s) in "
-         f"{display(course.submitted_dir)}, {workers} worker(s), {timeout} s per cell")
+         f"{display(course.submitted_dir)}, {workers} worker(s), {timeout} s per cell"
+         + ("" if sandboxed else ", WITHOUT a sandbox"))
     results: dict[str, SubmissionResult] = {}
     width = max(len(s) for s in students)
     with tempfile.TemporaryDirectory(prefix="cnncourse-grade-") as tmp:
         template = snapshot(course, Path(tmp) / "gradebook.db")
         jobs = [SubmissionJob(course, assignment, student, template, Path(tmp) / f"s{i:04d}",
-                              timeout, threads, feedback) for i, student in enumerate(students)]
+                              timeout, secret, threads, feedback, sandboxed)
+                for i, student in enumerate(students)]
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(autograde_submission, job) for job in jobs]
             try:
                 for done, future in enumerate(as_completed(futures), start=1):
                     result = future.result()
+                    if not sandboxed and NO_SANDBOX not in result.reasons:
+                        result.reasons.append(NO_SANDBOX)
                     publish(course, assignment, result, logs)
                     record_result(course, assignment, result)  # the gradebook's only writer
                     results[result.student] = result
@@ -127,7 +139,12 @@ HINTS = (  # (a phrase in some reason, what the instructor can do about it)
     ("not valid", "Unreadable notebook: ask the student to download it again from Jupyter "
                   "and resubmit, then grade again."),
     ("rename it", "Misnamed notebook: rename it as shown and grade again."),
-    ("kernel", "Crashed or stuck kernel: the student's log is in {logs}/."),
+    ("ended the run", "A notebook's code ended its run: the student's log is in {logs}/."),
+    ("review by hand", "Flagged for review: read the lines named in the reason (rules are "
+                       "read from the source; the points above do not change by themselves)."),
+    ("graded without a sandbox", "Graded without a sandbox (--no-sandbox): the submissions' "
+                                 "code ran with your rights; install bubblewrap and grade "
+                                 "again to isolate them."),
     ("restored from the release", "Edited or deleted test cells were put back before "
                                   "grading: those scores count the original tests."),
 )

@@ -15,6 +15,7 @@ import nbformat
 from cnncourse.grading.cells import test_cells
 from cnncourse.grading.course import Course, GradingError, display
 from cnncourse.grading.nbgrader_app import run_nbgrader
+from cnncourse.grading.secret import course_secret, secret_path
 
 
 def release_assignment(course: Course, assignment: str) -> list[Path]:
@@ -39,6 +40,10 @@ def describe_release(notebook: Path) -> str:
 
 
 def release(course: Course, assignments: list[str], echo: Callable[[str], None] = print) -> None:
+    if not secret_path(course.root).is_file():
+        course_secret(course.root)
+        echo(f"made {secret_path(course.root).name}: the hidden cases are drawn from it "
+             "(keep it private; git ignores it)")
     for assignment in assignments:
         for notebook in release_assignment(course, assignment):
             echo(f"released {describe_release(notebook)}")

@@ -1,251 +1,170 @@
-"""The grading worker: nbgrader autograde + feedback for ONE student in a private course.
+"""The operating-system sandbox every submission's code runs in (bubblewrap).
 
-``SANDBOX`` is a throw-away course folder (``autograde.py`` builds it: the config, the
-assignment's source, a copy of the gradebook, the one submission). The worker, a process
-of its own, first re-runs the submission's code apart from the tests (``trusted.py``:
-that verdict is the grade), then runs the real ``nbgrader autograde`` there in a limited
-kernel (``kernel.py``, ``execute.py``), puts the verdict into the sandbox's gradebook and
-autograded notebook, runs ``nbgrader generate_feedback``, and writes everything to
-``SANDBOX/result.json``: a crash or hang of one submission cannot touch the others, and
-only the parent writes the real gradebook.
+``bwrap`` (Debian's ``bubblewrap``, the sandbox Flatpak uses) starts the notebook runner
+(``cnncourse.probe.runner``) in fresh Linux namespaces, as an unprivileged user:
 
-``autograde.py`` starts the workers with :func:`run_worker`.
+- the system and the Python environment are bound read-only; the real ``cnncourse`` is
+  replaced by the sandbox's view of it (``view.py``: the probe and the data, no reference
+  code, no judges, no hidden cases);
+- the working folder is a private tmpfs of ``disk_mb`` holding a copy of the one
+  submission; no course folder (gradebook, source notebooks, other submissions, reports),
+  no home, no network (an empty network namespace);
+- its own PID namespace, torn down when the runner ends or the grader goes away
+  (``--die-with-parent``), so no process the submission starts outlives it;
+- memory, file-size and process-count limits, set by the runner before any student code.
+
+Without bubblewrap ``cnncourse grade`` refuses (:func:`availability`), unless asked to grade
+without a sandbox, which :func:`runner_command` then does with the same limits but none of
+the isolation, and every report says so.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import shutil
+import subprocess
 import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-from nbformat.validator import normalize
-from traitlets.config import Config
+from cnncourse.grading.view import PACKAGE
 
-from cnncourse.grading.cells import grade_id, test_cells
-from cnncourse.grading.course import Course
-from cnncourse.grading.kernel import LIMITS_VARIABLE, kernelspec
-from cnncourse.grading.nbgrader_app import NbgraderRun, run_nbgrader
-from cnncourse.grading.trusted import Limits, TestOutcome, run_trusted, trusted_plan
-
-RESULT_FILE = "result.json"
-LOG_FILE = "worker.log"  # everything the worker and its kernel print
+INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: "
+                "sudo dnf install bubblewrap), or grade with --no-sandbox (not isolated: "
+                "every row of the report will say so)")
+NOBODY = 65534
+WORKDIR = "/sandbox/work"
+SUBMISSION = "/sandbox/submission"
 
 
-def execution_config(seconds: int, threads: int = 1, ipc_dir: Path | None = None) -> Config:
-    """Per-cell time limit with a timeout error that tells the student what happened, the
-    output cap (``execute.py``), and unix-socket transport when ``ipc_dir`` is given (the
-    kernel can then leave the network, see ``kernel.py``)."""
-    from nbgrader.converters.autograde import Autograde
-    from nbgrader.preprocessors import Execute
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use while it is graded."""
 
-    from cnncourse.grading.execute import LimitedExecute
+    cell_timeout: int = 60  # seconds per cell
+    memory_mb: int = 4096  # address space (torch alone maps about 1 GB)
+    file_mb: int = 64  # largest file it may write
+    disk_mb: int = 512  # its private working folder, all files together
+    processes: int = 64  # processes it may start
+    threads: int = 1  # torch / OpenMP threads
 
-    message = (
-        f"this cell ran for more than {seconds} s and was stopped. Look for a loop that "
-        "never ends, or for code far slower than it needs to be."
-    )
-    config = Config()
-    for section in (config.Execute, config.LimitedExecute):
-        section.timeout = seconds
-        # nbclient fails the whole notebook when output lags 4 s behind a finished cell,
-        # which a busy machine (a class graded in parallel) easily makes happen
-        section.iopub_timeout = 60
-        section.error_on_timeout = {
-            "ename": "CellTimeoutError",
-            "evalue": message,
-            "traceback": [f"CellTimeoutError: {message}"],
-        }
-    default = Autograde.class_traits()["autograde_preprocessors"].default()
-    config.Autograde.autograde_preprocessors = [LimitedExecute if p is Execute else p
-                                                for p in default]
-    if ipc_dir is not None:
-        config.KernelManager.transport = "ipc"
-        # absolute: the kernel runs in the notebook's folder, nbgrader in the sandbox
-        config.KernelManager.ip = str(ipc_dir / "kernel")
-    return config
+    def describe_memory(self) -> str:
+        return f"{self.memory_mb / 1024:g} GB" if self.memory_mb >= 1024 else \
+            f"{self.memory_mb} MB"
 
 
-def prepare_kernel(sandbox: Path, limits: Limits, blocked: list[Path]) -> Path | None:
-    """The ``python3`` kernelspec nbgrader will find first (``kernel.py``), and the folder
-    for the kernel's unix sockets (None when its path would be too long for one)."""
-    spec = sandbox / "jupyter" / "kernels" / "python3"
-    spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(json.dumps(kernelspec(sys.executable)), encoding="utf-8")
-    runtime = sandbox / "rt"
-    runtime.mkdir(exist_ok=True)
-    ipc = len(str(runtime)) + 60 < 100  # kernel-<uuid>-ipc-<port> must fit a socket path
-    os.environ.update({
-        "JUPYTER_PATH": str(sandbox / "jupyter"),
-        "JUPYTER_RUNTIME_DIR": str(runtime),
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str(runtime / "mpl"),
-        LIMITS_VARIABLE: json.dumps({"limits": vars(limits), "isolate_network": ipc,
-                                     "blocked": [str(p) for p in blocked]}),
-    })
-    os.environ.pop("JUPYTER_CONFIG_DIR", None)
-    return runtime if ipc else None
+class SandboxUnavailable(Exception):
+    """bubblewrap is missing or cannot create namespaces here."""
 
 
-def recorded_grades(course: Course, assignment: str, student: str) -> dict:
-    """What nbgrader stored for this submission: auto scores, comments, timestamp."""
-    from nbgrader.api import Gradebook, MissingEntry
+@functools.lru_cache(maxsize=1)
+def availability() -> str | None:
+    """None when bubblewrap works here, else one line saying why not and what to do."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}"
+    probe = subprocess.run([bwrap, "--unshare-all", "--unshare-user", "--uid", str(NOBODY),
+                            "--gid", str(NOBODY), "--ro-bind", "/", "/", "--proc", "/proc",
+                            "--dev", "/dev", "true"], capture_output=True, text=True,
+                           timeout=30, check=False)
+    if probe.returncode != 0:
+        first = (probe.stderr.strip().splitlines() or ["no message"])[0]
+        return (f"bubblewrap cannot create a sandbox here ({first}): allow unprivileged user "
+                f"namespaces (sysctl kernel.unprivileged_userns_clone=1), or {INSTALL_HINT}")
+    return None
 
-    with Gradebook(course.db_url, course.settings.course_id) as gradebook:
+
+def _user_processes() -> int:
+    """Processes (threads count as processes for the limit) of this user right now: the
+    process limit is per user, so the sandbox's allowance is added to it."""
+    uid = str(os.getuid())
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            submission = gradebook.find_submission(assignment, student)
-        except MissingEntry:
-            return {"grades": [], "comments": [], "timestamp": None}
-        grades, comments = [], []
-        for notebook in submission.notebooks:
-            for grade in notebook.grades:
-                grades.append({
-                    "notebook": notebook.name, "grade_id": grade.name,
-                    "auto_score": grade.auto_score, "max_score": grade.max_score,
-                    "needs_manual_grade": grade.needs_manual_grade,
-                })
-            for comment in notebook.comments:
-                comments.append({"notebook": notebook.name, "grade_id": comment.name,
-                                 "auto_comment": comment.auto_comment})
-        timestamp = submission.timestamp.isoformat() if submission.timestamp else None
-        return {"grades": grades, "comments": comments, "timestamp": timestamp}
-
-
-def _summary(run: NbgraderRun | None) -> dict | None:
-    return None if run is None else {"returncode": run.returncode, "log": run.log}
-
-
-def trusted_grading(course: Course, assignment: str, student: str, limits: Limits,
-                    blocked: list[Path]) -> dict:
-    """Re-run each notebook's code and tests where the student's code cannot reach the tests
-    (``trusted.py``); per notebook, per test cell: points earned, with notes."""
-    record: dict = {"grades": [], "outcomes": {}, "notes": [], "timeouts": [], "tampered": False,
-                    "network_isolated": True, "seconds": 0.0}
-    for source_path in course.source_notebooks(assignment):
-        name = source_path.stem
-        submitted_path = course.submitted_dir / student / assignment / f"{name}.ipynb"
-        if not submitted_path.is_file():
+            status = (entry / "status").read_text()
+        except OSError:
             continue
-        source = nbformat.read(source_path, as_version=4)
-        _, data = normalize(json.loads(submitted_path.read_text(encoding="utf-8")))
-        submitted = nbformat.reads(json.dumps(data), as_version=4)  # joins source lines
-        workdir = course.root / "trusted" / name
-        shutil.copytree(submitted_path.parent, workdir, dirs_exist_ok=True)
-        verdict = run_trusted(trusted_plan(source, submitted), workdir, limits, blocked)
-        record["notes"] += verdict.notes
-        record["timeouts"] += verdict.timeouts
-        record["tampered"] |= verdict.tampered
-        record["network_isolated"] &= verdict.network_isolated
-        record["seconds"] += verdict.seconds
-        record["outcomes"][name] = {gid: vars(outcome) for gid, outcome in verdict.tests.items()}
-        for cell in test_cells(source):
-            gid, points = grade_id(cell), float(cell.metadata["nbgrader"].get("points", 0))
-            passed = verdict.tests.get(gid, TestOutcome(False)).passed
-            record["grades"].append({"notebook": name, "grade_id": gid,
-                                     "auto_score": points if passed else 0.0,
-                                     "max_score": points, "needs_manual_grade": False})
-    return record
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("Uid", "").split()[:1] == [uid]:
+            count += int(fields.get("Threads", "1").strip() or 1)
+    return count
 
 
-def apply_trusted(course: Course, assignment: str, student: str, trusted: dict) -> None:
-    """Make the sandbox's gradebook and autograded notebook tell the clean re-run's verdict,
-    so the feedback nbgrader renders shows the points and messages that count."""
-    from nbgrader.api import Gradebook
+def _system_binds() -> list[str]:
+    """The system, read-only: /usr and the top-level links or folders into it."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / top
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    for etc in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf"):
+        if (Path("/etc") / etc).exists():
+            args += ["--ro-bind", f"/etc/{etc}", f"/etc/{etc}"]
+    return args
 
-    earned = {(g["notebook"], g["grade_id"]): g["auto_score"] for g in trusted["grades"]}
-    with Gradebook(course.db_url, course.settings.course_id) as gradebook:
-        submission = gradebook.find_submission(assignment, student)
-        for notebook in submission.notebooks:
-            for grade in notebook.grades:
-                if (notebook.name, grade.name) in earned:
-                    grade.auto_score = earned[(notebook.name, grade.name)]
-        gradebook.db.commit()
-    for name, outcomes in trusted["outcomes"].items():
-        path = course.autograded_dir / student / assignment / f"{name}.ipynb"
-        if not path.is_file():
+
+def _python_binds() -> list[str]:
+    """The interpreter and the environment, read-only (each once, outer folders first)."""
+    roots = []
+    for path in sorted({Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()},
+                       key=lambda p: len(p.parts)):
+        if str(path).startswith("/usr") or any(path.is_relative_to(r) for r in roots):
             continue
-        nb = nbformat.read(path, as_version=4)
-        show_outcomes(nb, outcomes)
-        nbformat.write(nb, path)
+        roots.append(path)
+    args = []
+    for path in roots:
+        args += ["--ro-bind", str(path), str(path)]
+    if Path(sys.prefix) != Path(sys.prefix).resolve():  # a venv reached through a link
+        args += ["--symlink", str(Path(sys.prefix).resolve()), sys.prefix]
+    return args
 
 
-def show_outcomes(nb: nbformat.NotebookNode, outcomes: dict[str, dict]) -> None:
-    """Where the notebook run and the clean re-run disagree on a test cell, show the re-run's
-    output and error (it is what was graded)."""
-    for cell in test_cells(nb):
-        outcome = outcomes.get(grade_id(cell))
-        if outcome is None:
-            continue
-        failed_here = any(out.get("output_type") == "error" for out in cell.get("outputs", []))
-        if failed_here == (not outcome["passed"]):
-            continue
-        outputs = []
-        if outcome["output"]:
-            outputs.append(nbformat.v4.new_output("stream", name="stdout",
-                                                  text=outcome["output"]))
-        if not outcome["passed"]:
-            ename, _, evalue = outcome["message"].partition(": ")
-            outputs.append(nbformat.v4.new_output(
-                "error", ename=ename or "Error", evalue=evalue,
-                traceback=[f"{ename}: {evalue}" if evalue else ename]))
-        cell.outputs = outputs
-
-
-def grade_in_sandbox(sandbox: Path, assignment: str, student: str, cell_timeout: int,
-                     feedback: bool = True, blocked: tuple[str, ...] = (),
-                     threads: int = 1) -> dict:
-    """The clean re-run, nbgrader autograde, then (if wanted) feedback; the result record."""
-    course = Course(sandbox.resolve())
-    limits = Limits(cell_timeout=cell_timeout, threads=threads)
-    no_go = [course.root.parent, *map(Path, blocked)]
-    timings = {}
-    started = time.perf_counter()
-    # first, while this process has started no threads (the re-run forks from it)
-    trusted = trusted_grading(course, assignment, student, limits, no_go)
-    timings["clean re-run"] = time.perf_counter() - started
-    ipc_dir = prepare_kernel(course.root, Limits(cell_timeout, threads=threads), no_go)
-    common = ["--student", student, "--force", "--course-dir", str(course.root)]
-    started = time.perf_counter()
-    autograde = run_nbgrader(["autograde", assignment, *common], cwd=course.root,
-                             config=execution_config(cell_timeout, threads, ipc_dir))
-    timings["nbgrader autograde"] = time.perf_counter() - started
-    notebook_grades = recorded_grades(course, assignment, student)
-    if autograde.ok:
-        apply_trusted(course, assignment, student, trusted)
-    feedback_run = None
-    if autograde.ok and feedback:
-        started = time.perf_counter()
-        feedback_run = run_nbgrader(["generate_feedback", assignment, *common], cwd=course.root)
-        timings["feedback"] = time.perf_counter() - started
+def environment(limits: Limits, workdir: str, submission: str) -> dict[str, str]:
+    """The runner's whole environment (nothing is inherited from the grader's)."""
+    venv_bin = str(Path(sys.executable).parent)
     return {
-        "autograde": _summary(autograde),
-        "feedback": _summary(feedback_run),
-        **notebook_grades,
-        "trusted": trusted,
-        "timings": timings,
-        "kernel_isolated": ipc_dir is not None,  # without unix sockets it keeps the network
+        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": workdir, "USER": "nobody", "LOGNAME": "nobody", "LANG": "C.UTF-8",
+        "TMPDIR": f"{workdir}/.tmp",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "MPLCONFIGDIR": f"{workdir}/.config/matplotlib",
+        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
+        "OMP_NUM_THREADS": str(limits.threads),
+        "CNNCOURSE_WORKDIR": workdir, "CNNCOURSE_SUBMISSION": submission,
     }
 
 
-def write_result(sandbox: Path, assignment: str, student: str, cell_timeout: int,
-                 feedback: bool, blocked: tuple[str, ...], threads: int) -> None:
-    result = grade_in_sandbox(sandbox, assignment, student, cell_timeout, feedback, blocked,
-                              threads)
-    (sandbox / RESULT_FILE).write_text(json.dumps(result, indent=1), encoding="utf-8")
+def runner_command(view: Path, submission: Path, limits: Limits, scratch: Path,
+                   sandboxed: bool = True) -> tuple[list[str], dict[str, str]]:
+    """The command that starts the runner on ``submission`` (a folder of its files), and
+    its environment. ``view`` is the folder holding the sandbox's ``cnncourse`` package.
+    Without the sandbox, the runner works in ``scratch`` and finds the view first on its
+    path: the same program, the same limits, no isolation."""
+    runner = [sys.executable, "-m", "cnncourse.probe.runner"]
+    if not sandboxed:
+        env = environment(limits, str(scratch), str(submission))
+        env["PYTHONPATH"] = str(view)
+        (scratch / ".tmp").mkdir(parents=True, exist_ok=True)
+        return runner, env
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}")
+    args = [bwrap, "--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid",
+            str(NOBODY), "--die-with-parent", "--new-session", "--hostname", "grader",
+            "--cap-drop", "ALL", *_system_binds(), *_python_binds(),
+            "--ro-bind", str(view / "cnncourse"), str(PACKAGE),
+            "--proc", "/proc", "--dev", "/dev",
+            "--size", str(limits.disk_mb << 20), "--tmpfs", WORKDIR,
+            "--dir", f"{WORKDIR}/.tmp", "--ro-bind", str(submission), SUBMISSION,
+            "--chdir", WORKDIR]
+    return args + ["--", *runner], environment(limits, WORKDIR, SUBMISSION)
 
 
-def run_worker(sandbox: str, assignment: str, student: str, cell_timeout: int, feedback: bool,
-               environment: dict[str, str], blocked: tuple[str, ...] = (),
-               threads: int = 1) -> None:
-    """Body of a worker process: its own session (so the parent can stop it and the kernel
-    it started at once), its output in ``LOG_FILE``, its result in ``RESULT_FILE``."""
-    os.setsid()
-    log = os.open(Path(sandbox) / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.environ.update(environment)
-    os.chdir(sandbox)
-    write_result(Path(sandbox), assignment, student, cell_timeout, feedback, blocked, threads)
+def process_allowance(limits: Limits) -> int:
+    """The RLIMIT_NPROC value that lets the sandbox start ``limits.processes`` more."""
+    return _user_processes() + limits.processes

@@ -147,7 +147,8 @@ def one_per_part_first(mutants: list[Mutant], count: int | None) -> list[Mutant]
 
 def verify_assignment(course: Course, scratch: Course, assignment: str, workers: int,
                       cell_timeout: int | None, echo: Callable[[str], None],
-                      mutants_wanted: int | None = None) -> list[Verdict]:
+                      mutants_wanted: int | None = None, sandboxed: bool = True
+                      ) -> list[Verdict]:
     """Release, submit source / release / mutants, grade, and judge each one."""
     _copy_assignment(course, scratch, assignment)
     release_assignment(scratch, assignment)
@@ -181,8 +182,10 @@ def verify_assignment(course: Course, scratch: Course, assignment: str, workers:
                 {**answered, home[0]: apply_mutant(answered[home[0]], mutant)})
         mutants[student] = mutant
 
+    # a fresh secret in the scratch course: every mutant must lose under any draw
     run = grade_assignment(scratch, assignment, workers=workers, cell_timeout=cell_timeout,
-                           echo=echo, feedback=False)  # nobody reads it: save a second each
+                           echo=echo, feedback=False,  # nobody reads it: save a second each
+                           sandboxed=sandboxed)
     for student in [SOURCE, RELEASE, *mutants]:
         verdicts.append(_judge(run, scratch, assignment, student, mutants.get(student)))
     return verdicts
@@ -226,7 +229,7 @@ def format_verdicts(assignment: str, verdicts: list[Verdict]) -> str:
 
 def verify(course: Course, assignments: list[str], workers: int = 1,
            cell_timeout: int | None = None, echo: Callable[[str], None] = print,
-           mutants: int | None = None) -> bool:
+           mutants: int | None = None, sandboxed: bool = True) -> bool:
     """Verify ``assignments`` (with at most ``mutants`` mutants each); print a table each;
     True when every line passes."""
     all_passed = True
@@ -234,7 +237,7 @@ def verify(course: Course, assignments: list[str], workers: int = 1,
         for assignment in assignments:
             scratch = Course(Path(tmp) / assignment)
             verdicts = verify_assignment(course, scratch, assignment, workers, cell_timeout,
-                                         echo, mutants)
+                                         echo, mutants, sandboxed)
             echo("")
             echo(format_verdicts(assignment, verdicts))
             echo("")

@@ -1,11 +1,9 @@
 """Imported once by the grading workers' fork server, so each worker starts warm.
 
 Every submission is graded in its own process (see ``autograde.py``); forking those from
-a server that has already imported nbgrader and friends saves about a second of CPU per
-submission, a quarter of the cost of grading a small notebook. The clean re-run
-(``trusted.py``) forks from the worker and runs the setup cell, which imports torch and
-the checkers: importing torch here saves that on every submission too (torch starts no
-threads on import, so forking after it is safe).
+a server that has already imported nbgrader, torch and the checkers (the judge runs in the
+worker) saves seconds of CPU per submission. torch starts no threads on import, so forking
+after it is safe.
 """
 
 import sys
@@ -14,8 +12,7 @@ import sys
 # nbformat's schema never checks that format, so the grading workers skip it
 sys.modules.setdefault("rfc3987_syntax", None)
 
-import ipykernel.kernelspec  # noqa: E402, F401  (what the workers use, imported once)
-import IPython.core.inputtransformer2  # noqa: E402, F401  (the clean re-run's cell parser)
+import IPython.core.inputtransformer2  # noqa: E402, F401  (the policy's cell parser)
 import jinja2  # noqa: E402, F401
 import mistune  # noqa: E402, F401
 import nbconvert.exporters.html  # noqa: E402, F401
@@ -23,8 +20,7 @@ import nbgrader.api  # noqa: E402, F401
 import nbgrader.apps  # noqa: E402, F401
 import pygments.lexers.python  # noqa: E402, F401
 import torch  # noqa: E402, F401
-import torch._dynamo  # noqa: E402, F401  (it rewraps torch.manual_seed when first imported)
 
 import cnncourse.checks._core  # noqa: E402, F401
-import cnncourse.grading.sandbox  # noqa: E402, F401
-import cnncourse.grading.trusted  # noqa: E402, F401
+import cnncourse.grading.judge  # noqa: E402, F401
+import cnncourse.grading.worker  # noqa: E402, F401

@@ -110,6 +110,8 @@ class Guard:
             functions: dict[int, tuple[Any, str, str, dict | None]] = {}
             for entry in self.forbidden:
                 path, unless = entry["path"], entry.get("unless")
+                if "*" in path:  # a family (torch.ops.*): only the source rules read it
+                    continue
                 owner, attr, obj = resolve(path)
                 if inspect.isclass(obj):
                     self._trap_class(obj, "forbidden", path)

@@ -15,6 +15,7 @@ Operations (all answers plain data):
 - ``describe``  a module's layers: type, hyper-parameters, parameter and buffer shapes;
 - ``state``     a module's ``state_dict``; ``load`` one into it; ``assign`` tensors by name;
 - ``forward``   run a module on inputs (train or eval mode, optionally a backward pass);
+- ``make``      build a fixture (``fixtures.make``) and keep it, answering with its handle;
 - ``release``   forget a handle.
 """
 
@@ -204,7 +205,6 @@ class ProbeServer:
                 return {"result": result, "args": args, "kwargs": kwargs}
             return result
 
-
         return self._student(request, run, self._guard(target, request.get("guard")))
 
     def op_getattr(self, request: dict) -> dict:
@@ -241,6 +241,8 @@ class ProbeServer:
                 "attrs": attrs, "training": bool(layer.training),
                 "params": [[n, list(p.shape), bool(p.requires_grad)]
                            for n, p in layer.named_parameters(recurse=False)],
+                "grads": [n for n, p in layer.named_parameters(recurse=False)
+                          if p.grad is not None],  # parameters whose .grad is set
                 "buffers": [[n, list(b.shape) if b is not None else None]
                             for n, b in layer.named_buffers(recurse=False)],
                 "children": [n for n, _ in layer.named_children()],
@@ -313,6 +315,12 @@ class ProbeServer:
                     "param_grads": {n: p.grad for n, p in params.items()}}
 
         return self._student(request, run, self._guard(module, request.get("guard")))
+
+    def op_make(self, request: dict) -> dict:
+        """An object built from plain parts (``fixtures``; already built when the request was
+        decoded), kept here: the judge gets its handle, to pass to the student's code and to
+        ask about afterwards."""
+        return {"ok": request.get("value")}
 
     def op_release(self, request: dict) -> dict:
         key = request.get("id")

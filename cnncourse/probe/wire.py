@@ -6,7 +6,8 @@ lists) or as one of a few tagged forms, a dict with one ``$`` key:
 - ``{"$t": [dtype, shape, blob, flags]}``  a torch tensor: its raw bytes in ``blob``;
 - ``{"$a": [dtype, shape, blob]}``         a numpy array;
 - ``{"$f": "nan"}``                        a float JSON cannot hold (nan, inf, -inf);
-- ``{"$tuple": [...]}``, ``{"$set": [...]}``, ``{"$dict": [[key, value], ...]}``;
+- ``{"$tuple": [...]}``, ``{"$set": [...]}``; a dict with string keys is a JSON object,
+  any other dict ``{"$dict": [[key, value], ...]}``;
 - ``{"$size": [...]}``, ``{"$dtype": "float32"}``, ``{"$device": "cpu"}``;
 - ``{"$h": id, ...}``   an object that stays on the probe's side (a module, a class): a
   handle the judge can ask about (``client.Remote``), with a description;
@@ -136,8 +137,11 @@ class Encoder:
         if isinstance(value, set | frozenset):
             return {"$set": [self.encode(v, depth + 1) for v in _items(iter(value))]}
         if isinstance(value, dict):
+            pairs = list(_items(iter(dict.items(value))))
+            if all(type(k) is str and not k.startswith("$") for k, _ in pairs):
+                return {k: self.encode(v, depth + 1) for k, v in pairs}
             return {"$dict": [[self.encode(k, depth + 1), self.encode(v, depth + 1)]
-                              for k, v in _items(iter(dict.items(value)))]}
+                              for k, v in pairs]}
         if isinstance(value, Iterator | range | type({}.keys()) | type({}.values())
                       | type({}.items())):
             return [self.encode(v, depth + 1) for v in _items(iter(value))]
@@ -225,9 +229,15 @@ class Decoder:
         if isinstance(node, list):
             _count(node)
             return [self.decode(v, depth + 1) for v in node]
-        if not isinstance(node, dict) or len(node) < 1:
+        if not isinstance(node, dict):
             raise WireError(f"unexpected {type(node).__name__} in a message")
-        tag = next(iter(node))
+        tags = [key for key in node if key.startswith("$")]
+        if not tags:  # a plain dict with string keys
+            _count(list(node))
+            return {key: self.decode(value, depth + 1) for key, value in node.items()}
+        if len(tags) != 1:
+            raise WireError("more than one tag in one value")
+        tag = tags[0]
         body = node[tag]
         if tag == "$t":
             return self._tensor(body)

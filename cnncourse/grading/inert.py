@@ -1,0 +1,80 @@
+"""Feedback pages that run nothing: no scripts, a policy that forbids them, maths as MathML.
+
+A feedback page is opened by the instructor (on the machine that holds every grade) and
+sent to the student, often on its own, by mail or through the course's LMS. It must not
+run anything a submission put in it, and it must read well offline. So
+:func:`inert_page`:
+
+- removes every ``<script>`` (nbconvert's MathJax loader, which fetched MathJax from a CDN,
+  included);
+- adds a Content-Security-Policy that allows no script at all, only inline styles and
+  ``data:`` images and fonts, so even markup that slipped through cannot act;
+- renders the Markdown's TeX (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``) as MathML
+  with ``latex2mathml``, which every current browser draws without a script.
+
+The outputs themselves were reduced to text and checked images before they got here
+(``probe.runner.inert``, ``replay.safe_outputs``), and nbgrader sanitizes a student's
+Markdown (``HTMLExporter.sanitize_html``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+       "base-uri 'none'; form-action 'none'")
+CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>|<script\b[^>]*/>", re.I | re.S)
+_TAG = re.compile(r"(<[^>]*>)")
+_VERBATIM = ("pre", "code", "style", "textarea", "math", "title")
+_MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$\w])\$(?=\S)(.+?)(?<=\S)\$(?!\w)",
+                   re.S)
+
+
+def _mathml(tex: str, block: bool) -> str:
+    from latex2mathml.converter import convert
+
+    try:
+        return convert(html.unescape(tex).strip(), display="block" if block else "inline")
+    except Exception:  # noqa: BLE001 - TeX it cannot read stays as it was written
+        return None
+
+
+def _render_math(text: str) -> str:
+    def replace(match: re.Match) -> str:
+        block_tex = match.group(1) or match.group(2)
+        tex = block_tex or match.group(3) or match.group(4)
+        rendered = _mathml(tex, block=block_tex is not None)
+        return rendered if rendered is not None else match.group(0)
+
+    return _MATH.sub(replace, text)
+
+
+def render_math(page: str) -> str:
+    """TeX in the page's text (not in ``<pre>``, ``<code>`` or styles) as MathML."""
+    parts = _TAG.split(page)
+    inside: list[str] = []
+    for i, part in enumerate(parts):
+        if part.startswith("<"):
+            name = re.match(r"</?\s*([a-zA-Z0-9]+)", part)
+            if name and name.group(1).lower() in _VERBATIM and not part.endswith("/>"):
+                tag = name.group(1).lower()
+                if part.startswith("</"):
+                    if tag in inside:
+                        inside.remove(tag)
+                else:
+                    inside.append(tag)
+        elif not inside and ("$" in part or "\\(" in part or "\\[" in part):
+            parts[i] = _render_math(part)
+    return "".join(parts)
+
+
+def inert_page(page: str) -> str:
+    """``page`` without scripts, with a no-script policy and MathML maths."""
+    page = _SCRIPT.sub("", page)
+    page = render_math(page)
+    head = re.search(r"<head[^>]*>", page, re.I)
+    if head is None:
+        return CSP_META + page
+    return page[:head.end()] + CSP_META + page[head.end():]

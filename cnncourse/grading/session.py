@@ -1,0 +1,229 @@
+"""One notebook's run in the sandbox, driven from the grading process.
+
+:func:`run_notebook` starts the runner (``sandbox.runner_command``), sends it the plan
+(``plan.py``) and follows its reports: each cell's outputs as it finishes, and at each
+test group a probe the judge questions (``judge.py``) through a :class:`GroupChannel`.
+Every report is read with a deadline; a runner that goes quiet longer than a cell's limit
+allows is killed with everything it started, and the parts it did not reach score 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cnncourse.grading.plan import Step
+from cnncourse.grading.sandbox import Limits, process_allowance
+from cnncourse.probe.client import Channel, ProbeUnavailable
+from cnncourse.probe.wire import FrameReader, Message, WireError, write_frame
+
+STARTUP_S = 120.0  # the runner imports torch and IPython (slow on a loaded machine)
+GRACE_S = 10.0  # on top of a cell's own limit, before the runner counts as stuck
+STATUS_MESSAGES = {
+    "killed": ("the test did not finish within {budget:g} s and was stopped: look for a loop "
+               "that never ends, or code far slower than your self-check run suggests"),
+    "crashed": ("the test ended Python before it finished (exit(), os._exit, running out of "
+                "memory or a crash in compiled code)"),
+    "lost": "the test could not finish: the notebook's code stopped the grader's run",
+}
+
+
+@dataclass
+class TestOutcome:
+    passed: bool
+    message: str = ""  # the judge's message, for a failed test
+    output: str = ""  # what the checker printed (its success line)
+
+
+@dataclass
+class RunRecord:
+    """What one run produced: per cell (by step index) its outputs, per test its verdict."""
+
+    cells: dict[int, dict] = field(default_factory=dict)
+    tests: dict[str, TestOutcome] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    timeouts: list[int] = field(default_factory=list)  # positions of cells stopped
+    finished: bool = False
+    seconds: float = 0.0
+    log: str = ""
+
+
+class Stuck(Exception):
+    """The runner did not report in time, or reported nonsense."""
+
+
+class _DeadlineReader:
+    """``os.read`` that gives up at ``deadline`` (a ``time.monotonic`` value)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.deadline = math.inf
+
+    def __call__(self, size: int) -> bytes:
+        left = self.deadline - time.monotonic()
+        if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+            raise TimeoutError("no answer in time")
+        return os.read(self.fd, size)
+
+
+class GroupChannel(Channel):
+    """The probe of one test group: requests go out wrapped with the group's index; an
+    event arriving instead of an answer (the group's time ran out) ends the conversation."""
+
+    def __init__(self, session: Session, index: int, deadline: float) -> None:
+        self.session, self.index, self.deadline = session, index, deadline
+        self.pending: dict | None = None  # an event that came instead of an answer
+        self.closed = False
+
+    def exchange(self, message: Message) -> Message:
+        if self.closed:
+            raise ProbeUnavailable("the test group is over")
+        try:
+            self.session.send({"group": self.index, "request": message.body}, message.blobs)
+            reply = self.session.receive(self.deadline)
+        except (Stuck, OSError) as error:
+            self.closed = True
+            raise ProbeUnavailable(str(error)) from None
+        if isinstance(reply.body, dict) and "event" in reply.body:
+            self.pending, self.closed = reply.body, True
+            raise ProbeUnavailable("the test group ended")
+        return reply
+
+
+class Session:
+    """The runner process and its two pipes."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
+        self.log_path = log
+        self._log = open(log, "wb")  # noqa: SIM115 - closed in close()
+        self.process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self._log,
+                                        start_new_session=True)
+        self.write_fd = self.process.stdin.fileno()
+        self._reader = _DeadlineReader(self.process.stdout.fileno())
+        self.frames = FrameReader(self._reader)
+
+    def send(self, body: Any, blobs: list[bytes] | None = None) -> None:
+        """A control message (plain JSON), or a request already encoded with its blobs."""
+        write_frame(self.write_fd, Message(body, blobs or []))
+
+    def receive(self, deadline: float) -> Message:
+        self._reader.deadline = deadline
+        try:
+            return self.frames.read()
+        except TimeoutError:
+            raise Stuck("no report in time") from None
+        except (EOFError, WireError, OSError) as error:
+            raise Stuck(f"the run ended ({error})") from None
+
+    def event(self, deadline: float, expected: str) -> dict:
+        """The next report, which must be the event ``expected``."""
+        body = self.receive(deadline).body
+        if not isinstance(body, dict) or body.get("event") != expected:
+            got = body.get("event") if isinstance(body, dict) else type(body).__name__
+            detail = f": {str(body.get('error'))[:300]}" if isinstance(body, dict) and \
+                body.get("error") else ""
+            raise Stuck(f"expected '{expected}', got '{str(got)[:40]}'{detail}")
+        return body
+
+    def close(self) -> str:
+        """Kill the runner and everything it started; what it printed before its start."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            self.process.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()
+        self._log.close()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-5000:]
+
+
+JudgeGroup = Callable[[Channel, Step], dict[str, TestOutcome | None]]
+
+
+def run_notebook(steps: list[Step], command: list[str], env: dict[str, str], limits: Limits,
+                 judge_group: JudgeGroup, log: Path) -> RunRecord:
+    """Run ``steps`` in the runner started by ``command``; never raises for what the
+    notebook does."""
+    record = RunRecord()
+    started = time.monotonic()
+    session = Session(command, env, log)
+    position = None
+    try:
+        plan = {"limits": {"cell_timeout": limits.cell_timeout, "memory_mb": limits.memory_mb,
+                           "file_mb": limits.file_mb, "threads": limits.threads,
+                           "processes": process_allowance(limits)},
+                "steps": [{"kind": s.kind, "source": s.source, "budget": _budget(s, limits)}
+                          for s in steps]}
+        session.send(plan)
+        session.event(time.monotonic() + STARTUP_S, "ready")
+        for index, step in enumerate(steps):
+            position = step.position
+            if step.kind == "tests":
+                _tests(session, index, step, limits, judge_group, record)
+                continue
+            session.event(time.monotonic() + GRACE_S, "cell")
+            done = session.event(time.monotonic() + limits.cell_timeout + GRACE_S,
+                                 "cell_done")
+            record.cells[index] = {"outputs": done.get("outputs", []),
+                                   "error": done.get("error"), "seconds": done.get("seconds")}
+            if isinstance(done.get("error"), dict) and step.position is not None and \
+                    "ran for more than" in str(done["error"].get("evalue", "")):
+                record.timeouts.append(step.position)
+        session.event(time.monotonic() + GRACE_S, "finished")
+        record.finished = True
+    except Stuck as stuck:
+        where = f"cell {position}" if position else "a cell"
+        if "no report in time" in str(stuck):
+            record.notes.append(f"the run was stopped after its time limit, in {where} (a "
+                                "cell that did not stop at its own limit); the parts after "
+                                "it score 0")
+            if position is not None:
+                record.timeouts.append(position)
+        else:
+            record.notes.append(f"the notebook's code ended the run in {where} ({stuck}); the "
+                                "parts after it score 0")
+    finally:
+        record.log = session.close()
+        record.seconds = time.monotonic() - started
+    for step in steps:
+        for gid, _, _ in step.tests:
+            record.tests.setdefault(gid, TestOutcome(False, STATUS_MESSAGES["lost"]))
+    return record
+
+
+def _budget(step: Step, limits: Limits) -> float:
+    return float(limits.cell_timeout * max(1, len(step.tests)))
+
+
+def _tests(session: Session, index: int, step: Step, limits: Limits,
+           judge_group: JudgeGroup, record: RunRecord) -> None:
+    """One test group: the judge questions the probe; then the runner says how it ended."""
+    budget = _budget(step, limits)
+    session.event(time.monotonic() + GRACE_S, "tests")
+    channel = GroupChannel(session, index, time.monotonic() + budget + GRACE_S)
+    outcomes = judge_group(channel, step)
+    if not channel.closed:
+        with contextlib.suppress(ProbeUnavailable):
+            channel.ask("done")
+    done = channel.pending or session.event(time.monotonic() + budget + 2 * GRACE_S,
+                                            "tests_done")
+    if done.get("event") != "tests_done":
+        raise Stuck(f"expected 'tests_done', got '{str(done.get('event'))[:40]}'")
+    status = done.get("status") if done.get("status") in STATUS_MESSAGES else "lost"
+    for gid, _, _ in step.tests:
+        outcome = outcomes.get(gid)
+        if outcome is None:
+            outcome = TestOutcome(False, STATUS_MESSAGES[status].format(budget=budget))
+        record.tests[gid] = outcome
