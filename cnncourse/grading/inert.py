@@ -28,8 +28,8 @@ CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>|<script\b[^>]*/>", re.I | re.S)
 _TAG = re.compile(r"(<[^>]*>)")
 _VERBATIM = ("pre", "code", "style", "textarea", "math", "title")
-_MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$\w])\$(?=\S)(.+?)(?<=\S)\$(?!\w)",
-                   re.S)
+_MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)"  # $$..$$ \[..\] \(..\)
+                   r"|(?<![\\$\w])\$(?=\S)(.+?)(?<=\S)\$(?!\w)", re.S)  # $..$
 
 
 def _mathml(tex: str, block: bool) -> str:
