@@ -8,6 +8,7 @@ test_problem_sets.py.
 from __future__ import annotations
 
 import copy
+import random
 
 import pytest
 import torch
@@ -18,14 +19,30 @@ from cnncourse.checks import ps06
 from cnncourse.models.densenet import DenseBlock
 from cnncourse.models.mobilenet import DepthwiseSeparableConv, InvertedResidual
 from cnncourse.models.shufflenet import channel_shuffle
+from cnncourse.probe import fixtures
+from cnncourse.probe.guard import resolve
 from tests.problem_sets import solutions
 
 ASSIGNMENT = "ps06_efficient"
 
 
+def draws(count: int = 20) -> list[random.Random]:
+    """Fresh draws of the hidden cases, as the grader makes them (one per grade id)."""
+    return [random.Random(seed) for seed in range(count)]
+
+
 @pytest.fixture(scope="module")
 def answers() -> dict:
     return solutions(ASSIGNMENT)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: one thread is fastest, and far faster while other jobs load the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def test_each_checker_prints_one_line(answers, capsys):
@@ -45,17 +62,18 @@ def test_each_checker_prints_one_line(answers, capsys):
 
 
 def test_dense_channels_reference_matches_the_model_file():
-    for k0, k, n, _ in ps06.DENSE_CASES + ps06.DENSE_HIDDEN:
+    for k0, k, n, _ in ps06.DENSE_CASES + [c for rng in draws() for c in ps06.dense_hidden(rng)]:
         block = DenseBlock(n, k0, k)
         after = [layer.conv1.in_channels + k for layer in block.layers]
         assert ps06.reference_dense_channels(k0, k, n) == after
         assert after[-1] == block.out_channels
 
 
-def test_separable_cost_reference_is_measured():
-    for c_in, c_out, k, h, w in ps06.COST_CASES + ps06.COST_HIDDEN:
-        if h * w > 64 * 64:
-            continue  # measuring the 112x112 case adds nothing but time
+def test_separable_cost_reference_is_measured(one_thread):
+    drawn = [c for rng in draws(3) for c in ps06.cost_hidden(rng)]
+    for c_in, c_out, k, h, w in ps06.COST_CASES + drawn:
+        if h * w > 64 * 64 or c_in * c_out * h * w > 4_000_000:
+            continue  # measuring the 112x112 case or the widest draws adds nothing but time
         layer = nn.Sequential(nn.Conv2d(c_in, c_in, k, padding=k // 2, groups=c_in, bias=False),
                               nn.Conv2d(c_in, c_out, 1, bias=False))
         measured = layer_table(layer, (c_in, h, w))
@@ -73,8 +91,48 @@ def test_residual_cases_cover_both_shortcut_rules():
     rules = {InvertedResidual(c_in, c_out, s, t).use_residual
              for c_in, c_out, s, t, _ in ps06.RESIDUAL_CASES}
     assert rules == {True, False}
-    hidden = [(s, c_in == c_out) for c_in, c_out, s, _, _ in ps06.RESIDUAL_HIDDEN]
-    assert (2, True) in hidden and (1, False) in hidden  # stride 2 alone / channels alone
+
+
+def test_hidden_draws_keep_their_promises():
+    for rng in draws():
+        dense = ps06.dense_hidden(rng)
+        assert any(n >= 5 for _, _, n, _ in dense) and any(n == 1 for _, _, n, _ in dense)
+        costs = ps06.cost_hidden(rng)
+        assert any(h != w for *_, h, w in costs) and any(k == 1 for _, _, k, _, _ in costs)
+        assert all(c_in != c_out for c_in, c_out, *_ in costs)
+        blocks = ps06.residual_hidden(rng)
+        # t == 1 in every draw: a block that always expands loses the hidden cell, always
+        assert any(t == 1 for *_, t, _ in blocks)
+        shapes = [(s, c_in == c_out) for c_in, c_out, s, _, _ in blocks]
+        assert (2, True) in shapes and (1, False) in shapes and (1, True) in shapes
+        shuffles = ps06.shuffle_hidden(rng)
+        # the inverse shuffle differs from the shuffle (groups != channels // groups)
+        assert any(g != shape[1] // g and 1 < g < shape[1] for shape, g in shuffles)
+
+
+def test_hidden_draws_are_valid(one_thread):
+    for rng in draws():
+        for k0, k, n, size in ps06.dense_hidden(rng):
+            layers = ps06.dense_layers(k0, k, n, seed=1)
+            features = [torch.zeros(1, k0, size, size)]
+            for layer in layers:
+                features.append(layer(torch.cat(features, dim=1)))
+            assert torch.cat(features, dim=1).shape[1] == ps06.reference_dense_channels(
+                k0, k, n)[-1]
+        for c_in, c_out, k, h, w in ps06.cost_hidden(rng):
+            assert min(c_in, c_out, k, h, w) >= 1
+        for c_in, c_out, s, t, size in ps06.residual_hidden(rng):
+            out = InvertedResidual(c_in, c_out, s, t).eval()(torch.zeros(1, c_in, size, size))
+            assert out.shape[1] == c_out
+        for shape, groups in ps06.shuffle_hidden(rng):
+            assert channel_shuffle(torch.zeros(shape), groups).shape == shape
+
+
+def test_hidden_draws_depend_on_the_seed_only():
+    for draw in (ps06.dense_hidden, ps06.cost_hidden, ps06.residual_hidden,
+                 ps06.shuffle_hidden):
+        assert draw(random.Random(7)) == draw(random.Random(7))
+    assert ps06.residual_hidden(random.Random(7)) != ps06.residual_hidden(random.Random(8))
 
 
 def test_refuses_the_reference():
@@ -100,10 +158,26 @@ def test_names_a_missing_shortcut(answers):
         ps06.check_inverted_residual(NoShortcut)
 
 
-def test_dense_layers_complain_about_a_wrong_input():
-    layer = ps06._CheckedLayer(1, 7, 3, seed=0)
-    with pytest.raises(ValueError, match="expects 7 channels"):
-        layer(torch.zeros(1, 4, 2, 2))
+def test_dense_layers_cross_to_the_probe_unchanged():
+    layers = ps06.dense_layers(4, 3, 3, seed=5)
+    built = fixtures.make("module", fixtures.module_spec(layers).spec)
+    x = torch.randn(1, 10, 4, 4)
+    assert torch.equal(built[2](x), layers[2](x))
+
+
+def test_a_layer_fed_the_wrong_tensor_is_named():
+    # the hint reads which layer complained from torch's own message: keep it readable
+    layers = ps06.dense_layers(4, 3, 3, seed=5)
+    with pytest.raises(RuntimeError) as error:
+        layers[1](torch.zeros(1, 3, 4, 4))
+    hint = ps06._dense_raised_hint({"message": str(error.value)}, 4, 3, 3)
+    assert hint.startswith("layer 2 expects 7 channels") and hint.endswith("got 3.")
+
+
+def test_forbidden_functions_exist():
+    for _, paths in ps06.FORBIDDEN.values():
+        for path in paths:
+            resolve(path)
 
 
 def test_a_stride_on_the_pointwise_conv_is_caught_by_its_strides(answers):
