@@ -33,7 +33,8 @@ from typing import Any, NoReturn
 
 import torch
 
-from cnncourse.probe.client import Remote, local_remote
+from cnncourse.probe.client import ProbeUnavailable, Remote, local_remote
+from cnncourse.probe.wire import Make
 
 Hint = str | Callable[[], str | None] | None
 
@@ -400,6 +401,16 @@ def layers_of(module: Remote) -> list[Layer]:
                           for n, shape in entry.get("buffers", [])),
             children=tuple(str(c) for c in entry.get("children", []))))
     return layers
+
+
+def made_near(answer: Remote, fixture: Make) -> Remote:
+    """``fixture`` (``probe.fixtures``: a copy of a module, a recording block class) built on
+    the probe that holds ``answer`` and kept there: a handle to pass to the student's code,
+    then to ask what it became (its state, what it recorded)."""
+    made = answer.channel.ask("make", value=fixture).get("ok")
+    if not isinstance(made, Remote):
+        raise ProbeUnavailable("the probe did not keep the object it was asked to build")
+    return made
 
 
 def parameter_count(module: Remote) -> int:

@@ -2,22 +2,33 @@
 block counts, zero-initialised residuals, squeeze-and-excitation, ResNeXt's grouped
 convolution as separate paths).
 
-One ``check_<thing>(student_obj, hidden=False)`` per graded part. Blocks are compared with the
-course's reference (``cnncourse.models.resnet``): output shape, parameter count, then the
-outputs once the reference's (randomised) weights are copied into the student's module in
-registration order (conv1, bn1, conv2, bn2, ..., then the shortcut's conv and BN). Blocks run
-in training mode, so batch norm uses the batch's statistics. ``make_resnet`` is given
-parameter-free probe blocks that record how they were built, then the course's blocks to
-count parameters. Each checker raises ``AssertionError`` on the first wrong case, with a hint
-naming the mistake when it is a known one, and prints one line on success.
+One ``check_<thing>(student_obj, hidden=False)`` per graded part; ``hidden=True`` adds cases
+drawn from the distributions below (the grader draws them from the course's secret). The
+student's classes and functions stay with the probe (``cnncourse.probe``), which builds and
+runs them; this module is the judge and works on what the probe sends back.
 
-Nothing here builds the course's ``ResNet`` or runs a forward pass on the meta device: the
-first ``normal_`` or forward on meta tensors costs seconds of one-off imports.
+- Blocks are compared with the course's reference (``cnncourse.models.resnet``): output
+  shape, parameter count, then the outputs once the reference's (randomised) weights are
+  copied into the student's module in registration order (conv1, bn1, conv2, bn2, ..., then
+  the shortcut's conv and BN). Both run in training mode, so batch norm uses the batch's
+  statistics.
+- ``make_resnet`` is given block classes the probe builds from plain torch
+  (``fixtures.recording_block``): without weights, they record how they are built and what
+  they are called on. A network's parameter count is then the student's own layers (stem,
+  classifier) plus the course's block of each kind the student registered.
+- ``zero_init_last_bn`` is given a look-alike of the course's block (same children, weights
+  and statistics, its ``expansion``); the judge reads back what it changed.
+
+Each checker raises ``AssertionError`` on the first wrong case, with a hint naming the
+mistake when it is a known one, and prints one line on success.
 """
 
 from __future__ import annotations
 
+import functools
+import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -26,32 +37,43 @@ from torch import nn
 
 from cnncourse.checks._core import (
     Call,
-    ForbiddenCall,
     Guard,
-    check_callable,
+    answer_of,
     check_close,
     check_int,
+    check_module,
     check_shape,
     check_type,
     checker,
     diagnose,
     fail,
     generator,
+    hidden_rng,
+    layers_of,
+    made_near,
+    parameter_count,
     randn,
-    reference_objects,
-    refuse_reference,
     report_success,
+    run_module,
+    seed_from,
+    type_name,
+    value_of,
 )
 from cnncourse.models import resnet
+from cnncourse.probe.fixtures import module_spec
+from cnncourse.probe.wire import Make
 
-REFERENCES = reference_objects("cnncourse.models.resnet", "cnncourse.models.preact_resnet")
-with torch.device("meta"):   # its first use imports a module: do it now, in the setup cell,
-    pass                     # not while a student's code runs under the grader's audit hook
-# What building one of the course's blocks calls: make_resnet is handed those blocks, so
-# they must not be trapped while it runs.
-BLOCK_PARTS = (resnet.BasicBlock, resnet.Bottleneck, resnet.conv3x3, resnet.conv1x1,
-               resnet.shortcut_b, resnet.projection, resnet.branch_extras)
-NETWORK_REFERENCES = [ref for ref in REFERENCES if ref not in BLOCK_PARTS]
+REFERENCES = ("cnncourse.models.resnet", "cnncourse.models.preact_resnet")
+
+# F.conv2d is allowed in the grouped part, but only without groups (argument 6): each path
+# is a plain convolution. torch.conv2d is the same function, listed for the source scan.
+CONV2D_WITHOUT_GROUPS = tuple(
+    {"path": path, "unless": {"name": "groups", "position": 6, "equals": 1, "default": 1}}
+    for path in ("torch.nn.functional.conv2d", "torch.conv2d"))
+FORBIDDEN = {  # part -> (the graded function, what it may not call); read by the grader too
+    "grouped": ("split_transform_merge", CONV2D_WITHOUT_GROUPS),
+}
+TOOLS = ()  # the setup cell imports only the check_* functions
 
 
 class _Shown(Call):
@@ -66,21 +88,15 @@ class _Shown(Call):
         return self.shown
 
 
-def _start(student: Any, name: str) -> None:
-    check_callable(student, name)
-    refuse_reference(student, name, REFERENCES)
-
-
 def _count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _build(guard: Guard, call: Call) -> nn.Module:
-    module = guard.call(call)
-    check_type(module, nn.Module, call, "the block",
-               "subclass nn.Module and call super().__init__() first.")
-    refuse_reference(type(module), call.name, REFERENCES)
-    return module
+def _build(guard: Guard, call: Call) -> Any:
+    """The student's module, built by the probe; a handle to it."""
+    return check_module(guard.call(call), call, "the block",
+                        "subclass nn.Module and call super().__init__() first.",
+                        references=guard.references)
 
 
 def _randomise(module: nn.Module, seed: int) -> None:
@@ -100,30 +116,43 @@ def _randomise(module: nn.Module, seed: int) -> None:
                 m.bias.copy_(0.5 * torch.randn(m.bias.shape, generator=gen))
 
 
-def _copy_weights(source: nn.Module, target: nn.Module, call: Call, order: str) -> None:
-    """Copy ``source``'s parameters and buffers into ``target``, entry by entry in order."""
-    src, dst = source.state_dict(), target.state_dict()
-    shapes_src = [tuple(v.shape) for v in src.values()]
-    shapes_dst = [tuple(v.shape) for v in dst.values()]
-    if shapes_src != shapes_dst:
+def _shapes(state: dict) -> list:
+    return [tuple(v.shape) if isinstance(v, torch.Tensor) else type_name(v)
+            for v in state.values()]
+
+
+def _copy_weights(source: nn.Module, target: Any, call: Call, order: str, layers: str) -> None:
+    """Copy ``source``'s parameters and buffers into the student's ``target``, entry by
+    entry in order (the names may differ, the shapes may not)."""
+    src = source.state_dict()
+    hint = (f"create the layers in __init__ in this order: {order}; plain {layers}, nothing "
+            "else with weights.")
+    dst = value_of(target.state(), call, hint)
+    if not isinstance(dst, dict) or _shapes(src) != _shapes(dst):
+        dst = dst if isinstance(dst, dict) else {}
         fail(call, f"could not copy the reference's weights into your module: expected "
-                   f"{len(src)} parameter and buffer tensors of shapes {shapes_src}, got "
-                   f"{len(dst)} of shapes {shapes_dst}.",
-             f"create the layers in __init__ in this order: {order}; plain nn.Conv2d and "
-             "nn.BatchNorm2d, nothing else with weights.")
-    target.load_state_dict(dict(zip(dst, src.values(), strict=True)))
-
-
-def _forward(module: nn.Module, x: torch.Tensor, call: Call, hint: Any) -> Any:
-    """``module(x)``; an error inside the student's forward becomes a checker failure."""
-    try:
-        return module(x.clone())
-    except Exception as error:  # noqa: BLE001 - any crash of the student's code is the answer
-        fail(call, f"running it on x {tuple(x.shape)} raised {type(error).__name__}: {error}",
-             hint)
+                   f"{len(src)} parameter and buffer tensors of shapes {_shapes(src)}, got "
+                   f"{len(dst)} of shapes {_shapes(dst)}.", hint)
+    value_of(target.load(dict(zip(dst, src.values(), strict=True))), call, hint)
 
 
 # =========================================================================== blocks (1 and 2)
+@dataclass(frozen=True)
+class _BlockCase:
+    in_channels: int
+    planes: int
+    stride: int
+    size: int
+    seed: int = 0  # the reference's weights; the input comes from seed + 1
+
+    def call(self, name: str) -> Call:
+        return Call(name, [(None, self.in_channels), (None, self.planes)],
+                    {"stride": self.stride})
+
+    def input(self) -> torch.Tensor:
+        return randn((2, self.in_channels, self.size, self.size), self.seed + 1)
+
+
 def _block_variant(reference: nn.Module, x: torch.Tensor, stride: int, *, stride_at: int,
                    relu_before_add: bool = False, final_relu: bool = True) -> torch.Tensor:
     """What a known-wrong block computes with the reference's weights (training-mode BN)."""
@@ -161,51 +190,78 @@ def _params_hint(got: int, reference: nn.Module, in_channels: int, out_channels:
     return general
 
 
-def _check_block(student_cls: Any, name: str, expansion: int, cases: list[tuple],
-                 order: str, hints: dict[str, str], mistakes: Callable[[], list],
-                 hidden: bool) -> None:
+def _check_block(student_cls: Any, name: str, cases: list[_BlockCase], order: str,
+                 hints: dict[str, str], mistakes: Callable[[], list], hidden: bool) -> None:
     """Shape, parameters, then values with the reference's weights, case by case."""
-    found = getattr(student_cls, "expansion", None)
+    answer = answer_of(student_cls, name, REFERENCES, what="a class")
+    reference_cls = getattr(resnet, name)
+    expansion = reference_cls.expansion
+    found = answer.getattr("expansion").get("ok")  # None when missing
     if found != expansion:
         fail(name, f"expected a class attribute expansion = {expansion}, got {found!r}.",
              f"the block outputs {expansion} * planes channels; say so with `expansion = "
              f"{expansion}` in the class body.")
-    reference_cls = getattr(resnet, name)
-    with Guard(student_cls, name, references=REFERENCES) as guard:
-        for i, (in_channels, planes, stride, size) in enumerate(cases):
-            call = Call(name, [(None, in_channels), (None, planes)], {"stride": stride})
-            block = _build(guard, call).train()
-            reference = reference_cls(in_channels, planes, stride).train()
-            _randomise(reference, seed=500 + 10 * i)
-            out_channels = planes * expansion
-            got_params = _count(block)
+    guard = Guard(answer, name, references=REFERENCES)
+    for case in cases:
+        call = case.call(name)
+        block = _build(guard, call)
+        reference = reference_cls(case.in_channels, case.planes, case.stride).train()
+        _randomise(reference, case.seed)
+        out_channels = case.planes * expansion
+        got_params, expected_params = parameter_count(block), _count(reference)
 
-            def params_hint(got: int = got_params, ref: nn.Module = reference,
-                            c: tuple = (in_channels, out_channels, stride)) -> str:
-                return _params_hint(got, ref, *c, hints["params"])
+        def params_hint(got: int = got_params, ref: nn.Module = reference,
+                        c: tuple = (case.in_channels, out_channels, case.stride)) -> str:
+            return _params_hint(got, ref, *c, hints["params"])
 
-            x = randn((2, in_channels, size, size), seed=50 + i)
-            y = _forward(block, x, call, params_hint if got_params != _count(reference)
-                         else hints["shape"])
-            check_type(y, torch.Tensor, call, "the output")
-            side = (size - 1) // stride + 1
-            check_shape(y, (2, out_channels, side, side), call, "output", hints["shape"])
-            check_int(got_params, _count(reference), call, "parameters", params_hint)
-            _copy_weights(reference, block, call, order)
-            with torch.no_grad():
-                got = _forward(block, x, call, hints["values"])
-                expected = reference(x.clone())
-            check_close(got, expected, call, "with the reference's weights, the output",
-                        lambda g=got, r=reference, xs=x, s=stride: diagnose(
-                            g, [(hint, lambda f=f: f(r, xs, s)) for hint, f in mistakes()],
-                            hints["values"]))
+        x = case.input()
+        y = run_module(block, [x], call, params_hint if got_params != expected_params
+                       else hints["shape"], train=True)
+        check_type(y, torch.Tensor, call, "the output")
+        side = (case.size - 1) // case.stride + 1
+        check_shape(y, (2, out_channels, side, side), call, "output", hints["shape"])
+        check_int(got_params, expected_params, call, "parameters", params_hint)
+        _copy_weights(reference, block, call, order, "nn.Conv2d and nn.BatchNorm2d")
+        got = run_module(block, [x], call, hints["values"], train=True)
+        with torch.no_grad():
+            expected = reference(x)
+        check_close(got, expected, call, "with the reference's weights, the output",
+                     lambda g=got, r=reference, xs=x, s=case.stride: diagnose(
+                         g, [(hint, lambda f=f: f(r, xs, s)) for hint, f in mistakes()],
+                         hints["values"]))
     report_success(name, len(cases), hidden)
 
 
+def _width(rng: random.Random, low: int, high: int, unlike: int | None = None) -> int:
+    """A width in [low, high], other than ``unlike``."""
+    return rng.choice([c for c in range(low, high + 1) if c != unlike])
+
+
+def _shortcut_kinds(rng: random.Random, planes: Callable[[], int], expansion: int
+                    ) -> list[_BlockCase]:
+    """One block of each kind of shortcut, in a random order: the identity; a projection for
+    the stride alone, for the width alone (stride 1), and for both."""
+    def case(in_channels: int, p: int, stride: int) -> _BlockCase:
+        return _BlockCase(in_channels, p, stride, rng.randint(3, 9), seed_from(rng))
+
+    same = [planes() for _ in range(2)]
+    other = [planes() for _ in range(2)]
+    wider = [_width(rng, 2, 32, unlike=p * expansion) for p in other]
+    cases = [case(same[0] * expansion, same[0], 1), case(same[1] * expansion, same[1], 2),
+             case(wider[0], other[0], 1), case(wider[1], other[1], 2)]
+    rng.shuffle(cases)
+    return cases
+
+
 # --------------------------------------------------------------------------- 1. BasicBlock
-BASIC_CASES = [(16, 16, 1, 8), (16, 32, 2, 8)]            # (in_channels, planes, stride, size)
-BASIC_HIDDEN = [(8, 8, 1, 5), (8, 24, 2, 7), (12, 12, 2, 6), (6, 10, 1, 4)]
+BASIC_CASES = [_BlockCase(16, 16, 1, 8, seed=500), _BlockCase(16, 32, 2, 8, seed=510)]
 BASIC_ORDER = "conv1, bn1, conv2, bn2, then the shortcut's 1x1 conv and its BN"
+
+
+def basic_hidden(rng: random.Random) -> list[_BlockCase]:
+    """Four hidden BasicBlocks, one per kind of shortcut; the width change at stride 1 is what
+    a block that projects only when it strides gets wrong."""
+    return _shortcut_kinds(rng, lambda: rng.randint(2, 24), expansion=1)
 
 
 def _basic_mistakes() -> list:
@@ -223,9 +279,8 @@ def _basic_mistakes() -> list:
 @checker
 def check_basic_block(student_cls: Any, hidden: bool = False) -> None:
     """``BasicBlock(in_channels, planes, stride=1)``: two 3x3 convs and a shortcut."""
-    _start(student_cls, "BasicBlock")
-    _check_block(student_cls, "BasicBlock", 1, BASIC_CASES + (BASIC_HIDDEN if hidden else []),
-                 BASIC_ORDER, {
+    _check_block(student_cls, "BasicBlock",
+                 BASIC_CASES + (basic_hidden(hidden_rng()) if hidden else []), BASIC_ORDER, {
                      "shape": "the block outputs planes channels; the stride belongs on conv1 "
                               "and on the shortcut, and both 3x3 convs have padding 1.",
                      "params": "two 3x3 convs without bias, each with a BatchNorm2d; a "
@@ -237,9 +292,14 @@ def check_basic_block(student_cls: Any, hidden: bool = False) -> None:
 
 
 # --------------------------------------------------------------------------- 2. Bottleneck
-BOTTLENECK_CASES = [(64, 16, 1, 6), (32, 16, 2, 8)]
-BOTTLENECK_HIDDEN = [(64, 16, 2, 7), (16, 8, 1, 5), (24, 4, 2, 6)]
+BOTTLENECK_CASES = [_BlockCase(64, 16, 1, 6, seed=600), _BlockCase(32, 16, 2, 8, seed=610)]
 BOTTLENECK_ORDER = "conv1, bn1, conv2, bn2, conv3, bn3, then the shortcut's 1x1 conv and its BN"
+
+
+def bottleneck_hidden(rng: random.Random) -> list[_BlockCase]:
+    """Four hidden Bottlenecks, one per kind of shortcut (the identity needs in_channels =
+    4 * planes)."""
+    return _shortcut_kinds(rng, lambda: rng.randint(2, 8), expansion=4)
 
 
 def _bottleneck_mistakes() -> list:
@@ -260,9 +320,9 @@ def _bottleneck_mistakes() -> list:
 @checker
 def check_bottleneck(student_cls: Any, hidden: bool = False) -> None:
     """``Bottleneck(in_channels, planes, stride=1)``: 1x1 - 3x3 - 1x1 (x4) and a shortcut."""
-    _start(student_cls, "Bottleneck")
-    _check_block(student_cls, "Bottleneck", 4,
-                 BOTTLENECK_CASES + (BOTTLENECK_HIDDEN if hidden else []), BOTTLENECK_ORDER, {
+    _check_block(student_cls, "Bottleneck",
+                 BOTTLENECK_CASES + (bottleneck_hidden(hidden_rng()) if hidden else []),
+                 BOTTLENECK_ORDER, {
                      "shape": "the block outputs planes * expansion = 4 * planes channels "
                               "(conv3 and the projection), and the stride halves the map once, "
                               "on the 3x3 conv (padding 1).",
@@ -278,17 +338,50 @@ def check_bottleneck(student_cls: Any, hidden: bool = False) -> None:
 
 # =========================================================================== 3. make_resnet
 STAGE_PLANES = (64, 128, 256, 512)
-RESNET_CASES = [("resnet18", resnet.BasicBlock, (2, 2, 2, 2), 11_689_512),
-                ("resnet34", resnet.BasicBlock, (3, 4, 6, 3), 21_797_672),
-                ("resnet50", resnet.Bottleneck, (3, 4, 6, 3), 25_557_032)]
-RESNET_HIDDEN = [("resnet101", resnet.Bottleneck, (3, 4, 23, 3), 44_549_160),
-                 ("resnet152", resnet.Bottleneck, (3, 8, 36, 3), 60_192_808)]
-PROBE_CASES = [(1, (2, 2, 2, 2)), (4, (3, 4, 6, 3))]      # (expansion, layers)
-PROBE_HIDDEN = [(4, (1, 2, 1, 1)), (1, (3, 1, 2, 1)), (2, (1, 1, 1, 2))]
-PROBE_SIZE = 64
+STEM_PARAMETERS = 3 * 64 * 7 * 7 + 2 * 64  # the 7x7 conv without bias, its BN
+
+
+@dataclass(frozen=True)
+class _CountCase:
+    """A real ResNet: the course's blocks, counted with the student's stem and classifier."""
+
+    block: type[nn.Module]
+    layers: tuple[int, int, int, int]
+    num_classes: int = 1000
+    label: str = ""
+
+    def shown(self) -> str:
+        classes = "" if self.num_classes == 1000 else f", num_classes={self.num_classes}"
+        that_is = f" (that is {self.label})" if self.label else ""
+        return f"make_resnet({self.block.__name__}, {self.layers}{classes}){that_is}"
+
+
+RESNET_CASES = [_CountCase(resnet.BasicBlock, (2, 2, 2, 2), label="resnet18"),
+                _CountCase(resnet.BasicBlock, (3, 4, 6, 3), label="resnet34"),
+                _CountCase(resnet.Bottleneck, (3, 4, 6, 3), label="resnet50")]
+PLAN_CASES = [(1, (2, 2, 2, 2)), (4, (3, 4, 6, 3))]      # (expansion, layers)
+PLAN_SIZE = 64
 RESNET_HINT = ("stem: Conv2d(3, 64, 7, stride=2, padding=3, bias=False), BatchNorm2d(64), "
                "ReLU, MaxPool2d(3, stride=2, padding=1); then the blocks; then "
                "AdaptiveAvgPool2d(1), flatten, Linear(512 * block.expansion, num_classes).")
+
+
+def plan_hidden(rng: random.Random) -> list[tuple[int, tuple[int, int, int, int]]]:
+    """Three hidden block plans with recording blocks, expansions 1, 4 and one the course
+    has no block for (2, 3 or 6), in a random order; 1 to 4 blocks per stage."""
+    expansions = [1, 4, rng.choice((2, 3, 6))]
+    rng.shuffle(expansions)
+    return [(e, tuple(rng.randint(1, 4) for _ in range(4))) for e in expansions]
+
+
+def count_hidden(rng: random.Random) -> list[_CountCase]:
+    """Two hidden networks to count, one of each block, deep (as deep as ResNet-152 in the
+    third stage) and with another number of classes."""
+    def draw(block: type[nn.Module]) -> _CountCase:
+        layers = (rng.randint(1, 4), rng.randint(1, 8), rng.randint(1, 36), rng.randint(1, 4))
+        return _CountCase(block, layers, rng.randint(2, 1000))
+
+    return [draw(resnet.BasicBlock), draw(resnet.Bottleneck)]
 
 
 def expected_blocks(expansion: int, layers: Sequence[int]) -> list[tuple[int, int, int]]:
@@ -301,34 +394,27 @@ def expected_blocks(expansion: int, layers: Sequence[int]) -> list[tuple[int, in
     return built
 
 
-def _probe_class(expansion: int) -> type[nn.Module]:
-    """A block class without weights that records every ``(in_channels, planes, stride)`` it
-    is built with and the input shape each instance is called with."""
-
-    class Probe(nn.Module):
-        built: list[tuple[int, int, int]] = []
-        inputs: list[tuple[int, ...]] = []
-
-        def __init__(self, in_channels: int, planes: int, stride: int = 1) -> None:
-            super().__init__()
-            self.in_channels, self.planes, self.stride = in_channels, planes, stride
-            type(self).built.append((in_channels, planes, stride))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            type(self).inputs.append(tuple(x.shape))
-            if x.dim() != 4 or x.shape[1] != self.in_channels:
-                raise ValueError(f"a block built as block({self.in_channels}, {self.planes}, "
-                                 f"{self.stride}) was given an input of shape "
-                                 f"{tuple(x.shape)}")
-            out = x[:, :, ::self.stride, ::self.stride].mean(dim=1, keepdim=True)
-            return out.repeat(1, self.planes * expansion, 1, 1)
-
-    Probe.expansion = expansion
-    Probe.__name__ = Probe.__qualname__ = "block"
-    return Probe
+@functools.cache
+def block_parameters(block: type[nn.Module], in_channels: int, planes: int, stride: int
+                     ) -> int:
+    """Parameters of one of the course's blocks (built on the meta device: no weights)."""
+    with torch.device("meta"):
+        return _count(block(in_channels, planes, stride))
 
 
-def _describe_block(args: tuple[int, int, int]) -> str:
+def resnet_parameters(block: type[nn.Module], layers: Sequence[int], num_classes: int) -> int:
+    """Parameters of the course's ResNet with these blocks: stem, blocks, classifier."""
+    blocks = sum(block_parameters(block, *args)
+                 for args in expected_blocks(block.expansion, layers))
+    return STEM_PARAMETERS + blocks + (512 * block.expansion + 1) * num_classes
+
+
+def _recording_block(answer: Any, name: str, expansion: int) -> Any:
+    """A recording block class, made on the probe's side (a handle to it)."""
+    return made_near(answer, Make("recording_block", {"name": name, "expansion": expansion}))
+
+
+def _describe_block(args: Sequence[Any]) -> str:
     return f"block({args[0]}, {args[1]}, stride={args[2]})"
 
 
@@ -351,15 +437,24 @@ def _blocks_hint(got: list, want: list) -> str:
     return "the stages have planes 64, 128, 256 and 512."
 
 
-def _check_probes(guard: Guard, expansion: int, layers: tuple[int, ...]) -> None:
-    probe = _probe_class(expansion)
+def _recorded(block: Any, what: str, width: int, call: Call) -> list[tuple]:
+    """What a recording block class recorded, as tuples of ``width`` entries (the student's
+    code could have changed the record: whatever it holds, it cannot break the judge)."""
+    got = value_of(block.getattr(what), call)
+    entries = [tuple(e) if isinstance(e, list | tuple) else (e,)
+               for e in (got if isinstance(got, list) else [])]
+    return [(e + (None,) * width)[:width] for e in entries]
+
+
+def _check_plan(guard: Guard, expansion: int, layers: tuple[int, ...]) -> None:
+    """Build with recording blocks: which blocks, in what order, where they run."""
+    block = _recording_block(guard.answer, "block", expansion)
     call = _Shown(f"make_resnet(block with expansion={expansion}, {layers}, num_classes=7)",
-                  "make_resnet", [(None, probe), (None, layers)], {"num_classes": 7})
-    model = guard.call(call)
-    check_type(model, nn.Module, call, "the network", "return an nn.Module (nn.Sequential "
-               "will do).")
+                  "make_resnet", [(None, block), (None, layers)], {"num_classes": 7})
+    model = check_module(guard.call(call), call, "the network",
+                         "return an nn.Module (nn.Sequential will do).", references=REFERENCES)
     want = expected_blocks(expansion, layers)
-    got = probe.built
+    got = _recorded(block, "built", 3, call)
     if got != want:
         first = _first_difference(got, want)
         if first is None:
@@ -367,24 +462,25 @@ def _check_probes(guard: Guard, expansion: int, layers: tuple[int, ...]) -> None
                        f"got {len(got)}.", _blocks_hint(got, want))
         fail(call, f"block {first + 1} of {len(want)}: expected {_describe_block(want[first])}, "
                    f"got {_describe_block(got[first])}.", _blocks_hint(got, want))
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if linears and linears[-1].in_features != 512 * expansion:
-        fail(call, f"the final Linear takes {linears[-1].in_features} features, expected "
-                   f"{512 * expansion} = 512 * block.expansion.",
+    linears = [layer for layer in layers_of(model) if layer.is_a("Linear")]
+    if linears and linears[-1].attr("in_features") != 512 * expansion:
+        fail(call, f"the final Linear takes {linears[-1].attr('in_features')} features, "
+                   f"expected {512 * expansion} = 512 * block.expansion.",
              "the last stage outputs 512 * block.expansion channels, pooled to one value each: "
              "Linear(512 * block.expansion, num_classes).")
-    x = randn((2, 3, PROBE_SIZE, PROBE_SIZE), seed=70)
-    y = _forward(model, x, call, "use every block once, in order, after the stem; "
-                                 + RESNET_HINT)
-    if probe.inputs and probe.inputs[0][2:] != (PROBE_SIZE // 4, PROBE_SIZE // 4):
-        fail(call, f"on an input of {PROBE_SIZE}x{PROBE_SIZE} the first block should get a "
-                   f"{PROBE_SIZE // 4}x{PROBE_SIZE // 4} map, got "
-                   f"{probe.inputs[0][2]}x{probe.inputs[0][3]}.",
+    x = randn((2, 3, PLAN_SIZE, PLAN_SIZE), seed=70)
+    y = run_module(model, [x], call, "use every block once, in order, after the stem; "
+                                     + RESNET_HINT)
+    inputs = _recorded(block, "inputs", 4, call)
+    if inputs and inputs[0][2:] != (PLAN_SIZE // 4, PLAN_SIZE // 4):
+        fail(call, f"on an input of {PLAN_SIZE}x{PLAN_SIZE} the first block should get a "
+                   f"{PLAN_SIZE // 4}x{PLAN_SIZE // 4} map, got "
+                   f"{inputs[0][2]}x{inputs[0][3]}.",
              "the stem divides the size by 4: the 7x7 conv with stride 2 and padding 3, then "
              "MaxPool2d(3, stride=2, padding=1).")
-    if len(probe.inputs) != len(want):
+    if len(inputs) != len(want):
         fail(call, f"expected each of the {len(want)} blocks to run once in the forward pass, "
-                   f"got {len(probe.inputs)} block calls.", "x = block(x) for every block.")
+                   f"got {len(inputs)} block calls.", "x = block(x) for every block.")
     check_type(y, torch.Tensor, call, "the output")
     check_shape(y, (2, 7), call, "output", RESNET_HINT)
 
@@ -397,32 +493,106 @@ def _count_hint(got: int, expected: int) -> str:
     return known.get(delta, f"you have {delta:+,} parameters; " + RESNET_HINT)
 
 
+def _check_count(guard: Guard, case: _CountCase) -> None:
+    """The network's parameters: the student's own layers, plus one of the course's blocks
+    for each recording block registered in it (a block kept in a plain list is not)."""
+    cls = case.block
+    block = _recording_block(guard.answer, cls.__name__, cls.expansion)
+    mro = block.info([]).get("mro")
+    block_type = mro[0] if isinstance(mro, list) and mro else ""  # its instances' type
+    kwargs = {} if case.num_classes == 1000 else {"num_classes": case.num_classes}
+    call = _Shown(case.shown(), "make_resnet", [(None, block), (None, case.layers)], kwargs)
+    model = check_module(guard.call(call), call, "the network", references=REFERENCES)
+    got = 0
+    for layer in layers_of(model):  # shapes, not values: a classifier's weights stay put
+        got += sum(torch.Size(shape).numel() for _, shape, _ in layer.params)
+        in_channels, out_channels, stride = (layer.attr(key) for key in (
+            "in_channels", "out_channels", "stride"))
+        args = (in_channels, out_channels // cls.expansion if isinstance(out_channels, int)
+                else None, stride)
+        if layer.type == block_type and all(isinstance(a, int) and 0 < a <= 1 << 16
+                                            for a in args):
+            got += block_parameters(cls, *args)
+    expected = resnet_parameters(cls, case.layers, case.num_classes)
+    check_int(got, expected, call, f"parameters of {case.label or 'this ResNet'}",
+              lambda: _count_hint(got, expected))
+
+
 @checker
 def check_make_resnet(student_fn: Any, hidden: bool = False) -> None:
     """``make_resnet(block, layers, num_classes=1000)``: a ResNet from its block counts."""
     name = "make_resnet"
-    _start(student_fn, name)
-    probes = PROBE_CASES + (PROBE_HIDDEN if hidden else [])
-    counts = RESNET_CASES + (RESNET_HIDDEN if hidden else [])
-    with Guard(student_fn, name, references=NETWORK_REFERENCES) as guard:
-        for expansion, layers in probes:
-            _check_probes(guard, expansion, layers)
-        for label, block, layers, expected in counts:
-            call = _Shown(f"make_resnet({block.__name__}, {layers}) (that is {label})",
-                          name, [(None, block), (None, layers)])
-            with torch.device("meta"):   # counts only: no time spent on random weights
-                model = guard.call(call)
-            check_type(model, nn.Module, call, "the network")
-            got = _count(model)
-            check_int(got, expected, call, f"parameters of {label}",
-                      lambda g=got, e=expected: _count_hint(g, e))
-    report_success(name, len(probes) + len(counts), hidden)
+    answer = answer_of(student_fn, name, REFERENCES)
+    rng = hidden_rng()
+    plans = PLAN_CASES + (plan_hidden(rng) if hidden else [])
+    counts = RESNET_CASES + (count_hidden(rng) if hidden else [])
+    guard = Guard(answer, name, references=REFERENCES)
+    for expansion, layers in plans:
+        _check_plan(guard, expansion, layers)
+    for case in counts:
+        _check_count(guard, case)
+    report_success(name, len(plans) + len(counts), hidden)
 
 
 # =========================================================================== 4. zero init
-ZERO_CASES = [(resnet.BasicBlock, (16, 16, 1)), (resnet.Bottleneck, (64, 16, 1))]
-ZERO_HIDDEN = [(resnet.BasicBlock, (8, 8, 1)), (resnet.Bottleneck, (32, 8, 1)),
-               (resnet.BasicBlock, (8, 16, 2)), (resnet.Bottleneck, (16, 8, 2))]
+@dataclass(frozen=True)
+class _ZeroCase:
+    block: type[nn.Module]
+    in_channels: int
+    planes: int
+    stride: int
+    seed: int = 0  # the BN scales and statistics; the input comes from seed + 1
+
+    @property
+    def last(self) -> str:
+        return "bn2" if self.block is resnet.BasicBlock else "bn3"
+
+    def shown(self) -> str:
+        return (f"{self.block.__name__}({self.in_channels}, {self.planes}, "
+                f"stride={self.stride})")
+
+    def build(self) -> nn.Module:
+        """The course's block with random scales and statistics; the shifts stay 0, as at
+        initialisation, so that only the LAST scale at 0 gives relu(shortcut(x))."""
+        block = self.block(self.in_channels, self.planes, self.stride).eval()
+        gen = generator(self.seed)
+        with torch.no_grad():
+            for m in block.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.weight.uniform_(0.5, 1.5, generator=gen)
+                    m.running_mean.uniform_(-1.0, 1.0, generator=gen)
+                    m.running_var.uniform_(0.5, 1.5, generator=gen)
+        return block
+
+
+ZERO_CASES = [_ZeroCase(resnet.BasicBlock, 16, 16, 1, seed=80),
+              _ZeroCase(resnet.Bottleneck, 64, 16, 1, seed=81)]
+
+
+def zero_hidden(rng: random.Random) -> list[_ZeroCase]:
+    """Four hidden blocks, each kind with an identity and with a projection shortcut (whose
+    BN comes last in ``block.modules()``, but is not on the branch), in a random order."""
+    def draw(block: type[nn.Module], project: bool) -> _ZeroCase:
+        planes = rng.randint(2, 16)
+        width = planes * block.expansion
+        stride = rng.choice((1, 2)) if project else 1
+        in_channels = (_width(rng, 2, 64, unlike=width) if project and stride == 1
+                       else width)
+        return _ZeroCase(block, in_channels, planes, stride, seed_from(rng))
+
+    cases = [draw(block, project) for block in (resnet.BasicBlock, resnet.Bottleneck)
+             for project in (False, True)]
+    rng.shuffle(cases)
+    return cases
+
+
+def _changed(before: dict, after: Any) -> list[str]:
+    """The entries of a state dict that differ, appeared or disappeared."""
+    after = after if isinstance(after, dict) else {}
+    changed = [key for key, value in after.items() if key not in before
+               or not isinstance(value, torch.Tensor) or value.shape != before[key].shape
+               or not torch.equal(value, before[key])]
+    return changed + [key for key in before if key not in after]
 
 
 @checker
@@ -430,48 +600,64 @@ def check_zero_init_last_bn(student_fn: Any, hidden: bool = False) -> None:
     """``zero_init_last_bn(block)``: zero the last BN's scale of the residual branch in place,
     so the block computes relu(shortcut(x)), which is relu(x) with an identity shortcut."""
     name = "zero_init_last_bn"
-    _start(student_fn, name)
-    cases = ZERO_CASES + (ZERO_HIDDEN if hidden else [])
-    with Guard(student_fn, name, references=REFERENCES) as guard:
-        for i, (cls, args) in enumerate(cases):
-            block = cls(*args).eval()
-            gen = generator(80 + i)
-            with torch.no_grad():   # random scales and statistics; the shifts stay 0, as at
-                for m in block.modules():   # initialisation: only the LAST scale gives relu
-                    if isinstance(m, nn.BatchNorm2d):
-                        m.weight.uniform_(0.5, 1.5, generator=gen)
-                        m.running_mean.uniform_(-1.0, 1.0, generator=gen)
-                        m.running_var.uniform_(0.5, 1.5, generator=gen)
-            last = "bn2" if cls is resnet.BasicBlock else "bn3"
-            before = {k: v.clone() for k, v in block.state_dict().items()}
-            shown = f"{cls.__name__}({args[0]}, {args[1]}, stride={args[2]})"
-            call = _Shown(f"{name}({shown})", name, [(None, block)])
-            guard.call(call)
-            changed = [k for k, v in block.state_dict().items()
-                       if k not in before or not torch.equal(v, before[k])]
-            if changed != [f"{last}.weight"]:
-                fail(call, f"expected your function to change only {last}.weight, the scale of "
-                           f"the last BN of the residual branch; it changed "
-                           f"{', '.join(changed) or 'nothing'}.",
-                     f"for a {cls.__name__} the last BN of the branch is {last} (the "
-                     "shortcut's BN, if any, is not on the branch); zero its weight (the "
-                     f"scale, not the shift `bias`) in place: with torch.no_grad(): "
-                     f"block.{last}.weight.zero_().")
-            x = randn((2, args[0], 6, 6), seed=90 + i)
-            with torch.no_grad():
-                got = block(x)
-                expected = F.relu(block.shortcut(x))
-            shortcut = "x" if isinstance(block.shortcut, nn.Identity) else "shortcut(x)"
-            check_close(got, expected, call, f"after your function, block(x) vs relu({shortcut}):",
-                        f"set every entry of {last}.weight to 0.")
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = ZERO_CASES + (zero_hidden(hidden_rng()) if hidden else [])
+    guard = Guard(answer, name, references=REFERENCES)
+    for case in cases:
+        block = case.build()
+        before = block.state_dict()
+        copy = made_near(answer, module_spec(block, class_attributes=("expansion",)))
+        call = _Shown(f"{name}({case.shown()})", name, [(None, copy)])
+        guard.call(call)
+        after = value_of(copy.state(), call)
+        changed = _changed(before, after)
+        last = case.last
+        if changed != [f"{last}.weight"]:
+            fail(call, f"expected your function to change only {last}.weight, the scale of "
+                       f"the last BN of the residual branch; it changed "
+                       f"{', '.join(changed) or 'nothing'}.",
+                 f"for a {case.block.__name__} the last BN of the branch is {last} (the "
+                 "shortcut's BN, if any, is not on the branch); zero its weight (the "
+                 f"scale, not the shift `bias`) in place: with torch.no_grad(): "
+                 f"block.{last}.weight.zero_().")
+        check_shape(after[f"{last}.weight"], before[f"{last}.weight"].shape, call,
+                    f"{last}.weight", "zero it in place; keep the parameter.")
+        block.load_state_dict(after)
+        x = randn((2, case.in_channels, 6, 6), case.seed + 1)
+        with torch.no_grad():
+            got = block(x)
+            expected = F.relu(block.shortcut(x))
+        shortcut = "x" if isinstance(block.shortcut, nn.Identity) else "shortcut(x)"
+        check_close(got, expected, call, f"after your function, block(x) vs relu({shortcut}):",
+                    f"set every entry of {last}.weight to 0.")
     report_success(name, len(cases), hidden)
 
 
 # =========================================================================== 5. SE block
-SE_CASES = [(32, 16, 4), (64, 16, 5)]                      # (channels, reduction, size)
-SE_HIDDEN = [(48, 8, 3), (20, 4, 7), (12, 3, 1)]
+@dataclass(frozen=True)
+class _SECase:
+    channels: int
+    reduction: int
+    size: int
+    seed: int = 0  # the reference's weights; the input comes from seed + 1
+
+
+SE_CASES = [_SECase(32, 16, 4, seed=900), _SECase(64, 16, 5, seed=910)]
 SE_HINT = ("average over H and W, fc1, ReLU, fc2, sigmoid, then multiply each channel of x by "
            "its gate.")
+
+
+def se_hidden(rng: random.Random) -> list[_SECase]:
+    """Three hidden SE blocks: channels not always a multiple of the reduction, never
+    channels // reduction == reduction (there `reduction` hidden units would be right), the
+    last on a 1x1 map."""
+    def draw(size: int) -> _SECase:
+        reduction = rng.randint(2, 16)
+        units = _width(rng, 1, 6, unlike=reduction)
+        channels = units * reduction + rng.choice((0, rng.randint(0, reduction - 1)))
+        return _SECase(channels, reduction, size, seed_from(rng))
+
+    return [draw(rng.randint(2, 7)), draw(rng.randint(2, 7)), draw(1)]
 
 
 def _se_variant(ref: nn.Module, x: torch.Tensor, squeeze: str = "mean",
@@ -497,61 +683,69 @@ def _se_hint(got: torch.Tensor, ref: nn.Module, x: torch.Tensor) -> str | None:
 def check_se_block(student_cls: Any, hidden: bool = False) -> None:
     """``SEBlock(channels, reduction=16)``: squeeze, excite, rescale."""
     name = "SEBlock"
-    _start(student_cls, name)
-    cases = SE_CASES + (SE_HIDDEN if hidden else [])
-    with Guard(student_cls, name, references=REFERENCES) as guard:
-        for i, (channels, reduction, size) in enumerate(cases):
-            call = Call(name, [(None, channels)], {"reduction": reduction})
-            block = _build(guard, call)
-            reference = resnet.SqueezeExcitation(channels, reduction)
-            _randomise(reference, seed=900 + 10 * i)
-            hidden_units = channels // reduction
-            got_params = _count(block)
-            wrong_width = 2 * channels * reduction + channels + reduction
-            check_int(got_params, _count(reference), call, "parameters",
-                      f"fc1 maps the {channels} channels to channels // reduction = "
-                      f"{hidden_units} features (not to reduction = {reduction}), fc2 maps "
-                      "them back." if got_params == wrong_width else
-                      "two nn.Linear layers with bias: channels -> channels // reduction -> "
-                      "channels, and nothing else with weights.")
-            _copy_weights(reference, block, call, "fc1 (down), then fc2 (up)")
-            x = randn((2, channels, size, size), seed=90 + i)
-            with torch.no_grad():
-                y = _forward(block, x, call, SE_HINT)
-                expected = reference(x)
-            check_type(y, torch.Tensor, call, "the output")
-            check_shape(y, x.shape, call, "output",
-                        "return the input rescaled, x * gates[:, :, None, None], not the gates.")
-            check_close(y, expected, call, "with the reference's weights, the output",
-                        lambda g=y, r=reference, xs=x: _se_hint(g, r, xs))
+    answer = answer_of(student_cls, name, REFERENCES, what="a class")
+    cases = SE_CASES + (se_hidden(hidden_rng()) if hidden else [])
+    guard = Guard(answer, name, references=REFERENCES)
+    for case in cases:
+        channels, reduction = case.channels, case.reduction
+        call = Call(name, [(None, channels)], {"reduction": reduction})
+        block = _build(guard, call)
+        reference = resnet.SqueezeExcitation(channels, reduction)
+        _randomise(reference, case.seed)
+        got_params = parameter_count(block)
+        wrong_width = 2 * channels * reduction + channels + reduction
+        check_int(got_params, _count(reference), call, "parameters",
+                  f"fc1 maps the {channels} channels to channels // reduction = "
+                  f"{channels // reduction} features (not to reduction = {reduction}), fc2 "
+                  "maps them back." if got_params == wrong_width else
+                  "two nn.Linear layers with bias: channels -> channels // reduction -> "
+                  "channels, and nothing else with weights.")
+        _copy_weights(reference, block, call, "fc1 (down), then fc2 (up)", "nn.Linear")
+        x = randn((2, channels, case.size, case.size), case.seed + 1)
+        y = run_module(block, [x], call, SE_HINT)
+        with torch.no_grad():
+            expected = reference(x)
+        check_type(y, torch.Tensor, call, "the output")
+        check_shape(y, x.shape, call, "output",
+                    "return the input rescaled, x * gates[:, :, None, None], not the gates.")
+        check_close(y, expected, call, "with the reference's weights, the output",
+                    lambda g=y, r=reference, xs=x: _se_hint(g, r, xs))
     report_success(name, len(cases), hidden)
 
 
 # =========================================================================== 6. grouped conv
-GROUP_CASES = [(8, 8, 2, 5), (32, 32, 8, 6)]              # (c_in, c_out, groups, size)
-GROUP_HIDDEN = [(6, 12, 6, 5), (12, 6, 3, 4), (16, 16, 1, 3), (8, 4, 4, 1)]
-CONV2D = "torch.nn.functional.conv2d"
+@dataclass(frozen=True)
+class _GroupCase:
+    c_in: int
+    c_out: int
+    groups: int
+    size: int
+    seed: int = 0  # the input; the weight comes from seed + 1
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return (randn((2, self.c_in, self.size, self.size), self.seed),
+                randn((self.c_out, self.c_in // self.groups, 3, 3), self.seed + 1))
 
 
-class _PathsGuard(Guard):
-    """A guard that lets the student call ``F.conv2d``, but only without ``groups``."""
+GROUP_CASES = [_GroupCase(8, 8, 2, 5, seed=100), _GroupCase(32, 32, 8, 6, seed=110)]
 
-    def _make_trap(self, original: Callable[..., Any], kind: type, label: str
-                   ) -> Callable[..., Any]:
-        if kind is not ForbiddenCall:
-            return super()._make_trap(original, kind, label)
-        guard = self
 
-        def conv2d(*args: Any, **kwargs: Any) -> Any:
-            groups = kwargs.get("groups", args[6] if len(args) > 6 else 1)
-            if guard.armed and groups != 1:
-                violation = ForbiddenCall(f"{label} with groups={groups}")
-                guard.violations.append(violation)
-                raise violation
-            return original(*args, **kwargs)
+def group_hidden(rng: random.Random) -> list[_GroupCase]:
+    """Four hidden grouped convolutions. The first widens every path (C_out / groups >
+    C_in / groups, groups > 1: filters sliced by the input width come out too few), then
+    one that narrows, a plain convolution (groups = 1), and one on a 1x1 map."""
+    def draw(per_in: int, per_out: int, groups: int, size: int) -> _GroupCase:
+        return _GroupCase(per_in * groups, per_out * groups, groups, size, seed_from(rng))
 
-        conv2d.__wrapped__ = original  # type: ignore[attr-defined]
-        return conv2d
+    per_in = rng.randint(1, 4)
+    widen = draw(per_in, rng.randint(per_in + 1, per_in + 4), rng.randint(2, 6),
+                 rng.randint(3, 7))
+    per_out = rng.randint(1, 3)
+    narrow = draw(rng.randint(per_out + 1, per_out + 4), per_out, rng.randint(2, 6),
+                  rng.randint(3, 7))
+    plain = draw(rng.randint(1, 16), rng.randint(1, 16), 1, rng.randint(3, 7))
+    tiny = draw(rng.randint(1, 4), rng.randint(1, 4), rng.randint(2, 8), 1)
+    return [widen, narrow, plain, tiny]
 
 
 def _strided_paths(x: torch.Tensor, weight: torch.Tensor, groups: int) -> torch.Tensor:
@@ -574,26 +768,24 @@ def _grouped_shape_hint(y: torch.Tensor, expected: torch.Size) -> str:
 def check_split_transform_merge(student_fn: Any, hidden: bool = False) -> None:
     """``split_transform_merge(x, weight, groups)`` equals a grouped 3x3 conv (padding 1)."""
     name = "split_transform_merge"
-    _start(student_fn, name)
-    cases = GROUP_CASES + (GROUP_HIDDEN if hidden else [])
-    with _PathsGuard(student_fn, name, forbidden=[CONV2D], references=REFERENCES,
-                     must="compute each path with its own F.conv2d, without the groups "
-                          "argument") as guard:
-        for i, (c_in, c_out, groups, size) in enumerate(cases):
-            x = randn((2, c_in, size, size), seed=100 + i)
-            weight = randn((c_out, c_in // groups, 3, 3), seed=110 + i)
-            call = Call(name, [("x", x), ("weight", weight), (None, groups)])
-            y = guard.call(call)
-            check_type(y, torch.Tensor, call)
-            expected = F.conv2d(x, weight, padding=1, groups=groups)
-            check_shape(y, expected.shape, call, "output",
-                        lambda g=y, e=expected.shape: _grouped_shape_hint(g, e))
-            check_close(y, expected, call, "output",
-                        lambda g=y, a=(x, weight, groups): diagnose(g, [(
-                            "path g reads a contiguous block of C_in / groups input channels, "
-                            "x[:, g * c_in : (g + 1) * c_in], not every groups-th channel.",
-                            lambda: _strided_paths(*a))],
-                            "path g convolves input channels [g * C_in/groups, (g+1) * "
-                            "C_in/groups) with filters [g * C_out/groups, (g+1) * "
-                            "C_out/groups); concatenate the paths along dim 1."))
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = GROUP_CASES + (group_hidden(hidden_rng()) if hidden else [])
+    guard = Guard(answer, name, forbidden=FORBIDDEN["grouped"][1], references=REFERENCES,
+                  must="compute each path with its own F.conv2d, without the groups argument")
+    for case in cases:
+        x, weight = case.tensors()
+        call = Call(name, [("x", x), ("weight", weight), (None, case.groups)])
+        y = guard.call(call)
+        check_type(y, torch.Tensor, call)
+        expected = F.conv2d(x, weight, padding=1, groups=case.groups)
+        check_shape(y, expected.shape, call, "output",
+                    lambda g=y, e=expected.shape: _grouped_shape_hint(g, e))
+        check_close(y, expected, call, "output",
+                    lambda g=y, a=(x, weight, case.groups): diagnose(g, [(
+                        "path g reads a contiguous block of C_in / groups input channels, "
+                        "x[:, g * c_in : (g + 1) * c_in], not every groups-th channel.",
+                        lambda: _strided_paths(*a))],
+                        "path g convolves input channels [g * C_in/groups, (g+1) * "
+                        "C_in/groups) with filters [g * C_out/groups, (g+1) * "
+                        "C_out/groups); concatenate the paths along dim 1."))
     report_success(name, len(cases), hidden)
