@@ -46,15 +46,21 @@ def checker(check: Callable[..., None]) -> Callable[..., None]:
     ``AssertionError`` raised here, so a student's traceback shows their cell, this line and
     the message, not the checker's internals (IPython hides frames marked
     ``__tracebackhide__``). An exception from the student's own code stays attached as the
-    cause, so its traceback still points at their line."""
+    cause, so its traceback still points at their line. The judge's own computations run on
+    one torch thread, as the probe's do (see ``probe.guard``): checks use tiny tensors, and
+    on a loaded machine several threads make them many times slower."""
 
     @functools.wraps(check)
     def run(*args: Any, **kwargs: Any) -> None:
         __tracebackhide__ = True  # noqa: F841 - read by IPython and pytest
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
         try:
             check(*args, **kwargs)
         except AssertionError as failure:
             raise AssertionError(str(failure)) from failure.__cause__
+        finally:
+            torch.set_num_threads(threads)
 
     return run
 
