@@ -66,12 +66,12 @@ from cnncourse.probe.wire import Make
 REFERENCES = ("cnncourse.models.resnet", "cnncourse.models.preact_resnet")
 
 # F.conv2d is allowed in the grouped part, but only without groups (argument 6): each path
-# is a plain convolution. torch.conv2d is the same function, listed for the source scan.
-CONV2D_WITHOUT_GROUPS = tuple(
-    {"path": path, "unless": {"name": "groups", "position": 6, "equals": 1, "default": 1}}
-    for path in ("torch.nn.functional.conv2d", "torch.conv2d"))
+# is a plain convolution. The probe's guard traps the function wherever it is bound
+# (torch.conv2d is the same one); the grader's source scan leaves such conditions to it.
+CONV2D_WITHOUT_GROUPS = {"path": "torch.nn.functional.conv2d",
+                         "unless": {"name": "groups", "position": 6, "equals": 1, "default": 1}}
 FORBIDDEN = {  # part -> (the graded function, what it may not call); read by the grader too
-    "grouped": ("split_transform_merge", CONV2D_WITHOUT_GROUPS),
+    "grouped": ("split_transform_merge", (CONV2D_WITHOUT_GROUPS,)),
 }
 TOOLS = ()  # the setup cell imports only the check_* functions
 
