@@ -1,0 +1,84 @@
+"""Chapter 4: dropout against over-fitting (Krizhevsky et al. 2012, Section 4.2;
+Srivastava et al. 2014).
+
+AlexNet over-fits without dropout: 60 million parameters against 1.2 million images. We
+make the same regime small: the CPU-sized AlexNet (``cnncourse.lab.models.small_alexnet``)
+with two wide FC layers of ``hidden`` units, trained on only ``n_train`` images without
+augmentation until it has memorised them, with and without dropout 0.5 on the outputs of
+FC6 and FC7 (where the paper puts it). Everything else is the same, seed for seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cnncourse.lab.datasets import load_data
+from cnncourse.lab.loop import RunContext, Schedule, train
+from cnncourse.lab.models import small_alexnet
+from cnncourse.lab.spec import ArmResult, Claim, Experiment, Verdict
+
+ARMS = {"no_dropout": 0.0, "dropout": 0.5}
+
+
+@dataclass(frozen=True)
+class DropoutConfig:
+    data: str = "clutter10"
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    hidden: int = 1024
+    n_train: int = 1_000
+    n_test: int = 5_000
+    schedule: Schedule = field(default_factory=lambda: Schedule(
+        epochs=60, lr=0.01, batch_size=50, momentum=0.9, augment=False))
+
+
+CONFIG = DropoutConfig()
+
+
+def arms(config: DropoutConfig) -> list[str]:
+    return list(ARMS)
+
+
+def run_arm(config: DropoutConfig, arm: str, seed: int, ctx: RunContext) -> ArmResult:
+    data = load_data(config.data).head(config.n_train, config.n_test)
+    model = small_alexnet(config.hidden, ARMS[arm], len(data.classes), data.channels)
+    history = train(model, data, config.schedule, ctx, seed)
+    return ArmResult(history=history, final={
+        k: history[k][-1] for k in ("train_loss", "train_error", "test_loss", "test_error")})
+
+
+def _lower_by_more_than_spread(metric: str):
+    def test(results) -> Verdict:
+        plain, dropped = results.final("no_dropout", metric), results.final("dropout", metric)
+        gap = plain.mean() - dropped.mean()
+        spread = max(np.ptp(plain), np.ptp(dropped))
+        return Verdict(bool(gap > spread), (
+            f"without dropout {_fmt(plain)}, with {_fmt(dropped)}: means differ by {gap:.3f}, "
+            f"the larger seed range is {spread:.3f}"))
+    return test
+
+
+def _memorised(results) -> Verdict:
+    errors = results.final("no_dropout", "train_error")
+    return Verdict(bool(errors.max() < 0.01), f"final training error without dropout "
+                                              f"{_fmt(errors)}")
+
+
+def _fmt(values: np.ndarray) -> str:
+    return "/".join(f"{v:.3f}" for v in values)
+
+
+CLAIMS = (
+    Claim("the regime over-fits: without dropout the net fits its training images (under "
+          "1 % training error) in every seed", _memorised),
+    Claim("dropout ends with a lower held-out loss, by more than the seed spread (the larger "
+          "range over seeds)", _lower_by_more_than_spread("test_loss")),
+    Claim("dropout ends with a lower held-out error, by more than the seed spread",
+          _lower_by_more_than_spread("test_error")),
+)
+
+EXPERIMENT = Experiment(
+    name="dropout", chapter="ch04",
+    summary="a small AlexNet on 1,000 images, with and without dropout in FC6 and FC7",
+    config=CONFIG, arms=arms, run_arm=run_arm, claims=CLAIMS)

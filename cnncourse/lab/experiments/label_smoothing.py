@@ -1,0 +1,118 @@
+"""Chapter 6: label smoothing and calibration (Szegedy et al. 2016, Section 7; Mueller,
+Kornblith and Hinton 2019, "When does label smoothing help?", arXiv:1906.02629).
+
+A network trained on one-hot targets is rewarded for ever larger logits, and on images it
+has not seen it is more confident than it is right. Smoothing the targets (epsilon = 0.1,
+the paper's) caps that reward. We measure it as Guo et al. (2017) do: a reliability diagram
+(held-out predictions binned by confidence; each bin's accuracy against its mean confidence)
+and the expected calibration error, ECE = sum over bins of (bin share) x |accuracy -
+confidence|. The network is chapter 6's three-conv net with BN, wider, trained long on few
+images so that the one-hot version over-fits, with and without smoothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from cnncourse.lab.datasets import load_data
+from cnncourse.lab.loop import RunContext, Schedule, logits_of, train
+from cnncourse.lab.models import three_conv_net
+from cnncourse.lab.spec import ArmResult, Claim, Experiment, Verdict
+
+ARMS = {"one_hot": 0.0, "smoothed": 0.1}
+
+
+@dataclass(frozen=True)
+class LabelSmoothingConfig:
+    data: str = "clutter10"
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    widths: tuple[int, ...] = (32, 64, 128)
+    n_train: int = 5_000
+    n_test: int = 10_000
+    bins: int = 10
+    schedule: Schedule = field(default_factory=lambda: Schedule(
+        epochs=30, lr=0.05, batch_size=50, momentum=0.9, milestones=(0.5, 0.75),
+        augment=False))
+
+
+CONFIG = LabelSmoothingConfig()
+
+
+def reliability(logits: torch.Tensor, labels: torch.Tensor, bins: int) -> dict[str, list]:
+    """Per equal-width confidence bin: count, mean confidence, accuracy; and the ECE."""
+    probs = logits.softmax(dim=1)
+    confidence, predicted = probs.max(dim=1)
+    correct = (predicted == labels).double()
+    which = torch.clamp((confidence * bins).long(), max=bins - 1)
+    count = torch.bincount(which, minlength=bins).double()
+    conf_sum = torch.bincount(which, confidence.double(), minlength=bins)
+    right_sum = torch.bincount(which, correct, minlength=bins)
+    filled = count > 0
+    mean_conf = torch.where(filled, conf_sum / count.clamp(min=1), torch.nan)
+    accuracy = torch.where(filled, right_sum / count.clamp(min=1), torch.nan)
+    gaps = torch.where(filled, (accuracy - mean_conf).abs() * count / len(labels), 0.0)
+    return {"count": count.long().tolist(), "confidence": mean_conf.tolist(),
+            "accuracy": accuracy.tolist(), "ece": gaps.sum().item(),
+            "mean_confidence": confidence.double().mean().item(),
+            "mean_accuracy": correct.mean().item()}
+
+
+def arms(config: LabelSmoothingConfig) -> list[str]:
+    return list(ARMS)
+
+
+def run_arm(config: LabelSmoothingConfig, arm: str, seed: int, ctx: RunContext) -> ArmResult:
+    data = load_data(config.data).head(config.n_train, config.n_test)
+    model = three_conv_net(True, config.widths, len(data.classes), data.channels)
+    schedule = Schedule(**{**config.schedule.__dict__, "label_smoothing": ARMS[arm]})
+    history = train(model, data, schedule, ctx, seed)
+    diagram = reliability(logits_of(model, data, data.test_x, ctx.device), data.test_y,
+                          config.bins)
+    return ArmResult(history=history, extra={"reliability": diagram}, final={
+        "ece": diagram["ece"], "mean_confidence": diagram["mean_confidence"],
+        "test_accuracy": diagram["mean_accuracy"], "test_error": history["test_error"][-1],
+        "train_error": history["train_error"][-1]})
+
+
+def _over_confident(results) -> Verdict:
+    conf = results.final("one_hot", "mean_confidence")
+    acc = results.final("one_hot", "test_accuracy")
+    gap = conf - acc
+    return Verdict(bool(gap.min() > 0.05), f"one-hot: mean confidence minus accuracy "
+                                           f"{_fmt(gap)} on held-out images")
+
+
+def _smoothing_lowers_ece(results) -> Verdict:
+    one_hot, smoothed = results.final("one_hot", "ece"), results.final("smoothed", "ece")
+    ok = bool((smoothed < one_hot).all())
+    return Verdict(ok, f"ECE one-hot {_fmt(one_hot)}, smoothed {_fmt(smoothed)}")
+
+
+def _accuracy_not_lost(results) -> Verdict:
+    one_hot = results.final("one_hot", "test_accuracy")
+    smoothed = results.final("smoothed", "test_accuracy")
+    return Verdict(bool(smoothed.mean() >= one_hot.mean() - 0.01),
+                   f"held-out accuracy one-hot {_fmt(one_hot)}, smoothed {_fmt(smoothed)}")
+
+
+def _fmt(values: np.ndarray) -> str:
+    return "/".join(f"{v:.3f}" for v in values)
+
+
+CLAIMS = (
+    Claim("trained on one-hot targets, the network is over-confident on held-out images "
+          "(mean confidence exceeds accuracy by more than 0.05) in every seed",
+          _over_confident),
+    Claim("label smoothing lowers the expected calibration error in every seed",
+          _smoothing_lowers_ece),
+    Claim("and costs no accuracy (mean held-out accuracy within 1 point or better)",
+          _accuracy_not_lost),
+)
+
+EXPERIMENT = Experiment(
+    name="label_smoothing", chapter="ch06",
+    summary="calibration (reliability diagram, ECE) with and without label smoothing",
+    config=CONFIG, arms=arms, run_arm=run_arm, claims=CLAIMS)
