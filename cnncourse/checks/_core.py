@@ -335,6 +335,11 @@ class Guard:
                                  "step yourself; you may still use the library outside your "
                                  "function, to test it.")
         if "raised" in answer:
+            raised = answer["raised"] if isinstance(answer["raised"], dict) else {}
+            module = raised.get("course_module")
+            if isinstance(module, str) and module:  # only in the sandbox, which lacks it
+                raise AssertionError(own_code_message(
+                    self.name, f"it imports {module[:80]}, the course's reference code"))
             raise AssertionError(raised_message(call, answer["raised"]))
         return answer.get("ok")
 
@@ -380,6 +385,7 @@ class Layer:
     params: tuple[tuple[str, tuple[int, ...], bool], ...]
     buffers: tuple[tuple[str, tuple[int, ...] | None], ...]
     children: tuple[str, ...]
+    grads: tuple[str, ...] = ()  # own parameters whose .grad is set
 
     def is_a(self, torch_type: str) -> bool:
         return self.torch_type == torch_type
@@ -405,7 +411,8 @@ def layers_of(module: Remote) -> list[Layer]:
                          for n, shape, g in entry.get("params", [])),
             buffers=tuple((str(n), None if shape is None else tuple(int(s) for s in shape))
                           for n, shape in entry.get("buffers", [])),
-            children=tuple(str(c) for c in entry.get("children", []))))
+            children=tuple(str(c) for c in entry.get("children", [])),
+            grads=tuple(str(n) for n in entry.get("grads", []))))
     return layers
 
 

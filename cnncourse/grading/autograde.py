@@ -19,6 +19,7 @@ The result is written to the real course by the caller, one submission at a time
 
 from __future__ import annotations
 
+import copy
 import json
 import multiprocessing
 import multiprocessing.context
@@ -175,21 +176,33 @@ def duplicated_ids(nb: nbformat.NotebookNode) -> list[str]:
     return [gid for gid, count in seen.items() if count > 1]
 
 
-def drop_duplicate_metadata(path: Path) -> None:
-    """Keep the nbgrader metadata of the first cell of each grade id only (nbgrader stops
-    on copies); the copies stay, as ordinary cells."""
+def repair_metadata(path: Path, source: nbformat.NotebookNode) -> None:
+    """Give nbgrader a notebook it can read: each grade id's first cell gets the release's
+    nbgrader metadata back (edited points, locks or checksums undone); copies, unknown
+    grade ids (a zero-width space, an extra 'graded' cell) and malformed metadata become
+    ordinary cells. What the student wrote in each cell stays."""
     nb, _ = _read_notebook(path)
-    if nb is None or not duplicated_ids(nb):
+    if nb is None:
         return
+    trusted = {gid: cell.metadata["nbgrader"] for gid, (_, cell) in
+               cells_by_grade_id(source).items()}
     seen: set[str] = set()
+    changed = False
     for cell in nb.cells:
-        gid = grade_id(cell)
-        if gid is None:
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
             continue
-        if gid in seen:
-            cell.metadata.pop("nbgrader", None)
-        seen.add(gid)
-    nbformat.write(nb, path)
+        gid = meta.get("grade_id") if isinstance(meta, dict) else None
+        if gid in trusted and gid not in seen:
+            seen.add(gid)
+            if meta != trusted[gid]:
+                cell.metadata["nbgrader"] = copy.deepcopy(trusted[gid])
+                changed = True
+        else:
+            cell.metadata.pop("nbgrader")
+            changed = True
+    if changed:
+        nbformat.write(nb, path)
 
 
 def inspect_submission(course: Course, assignment: str, student: str) -> Inspection:
@@ -244,7 +257,10 @@ def build_sandbox(job: SubmissionJob, renamed: str | None = None) -> Path:
         (copied / f"{renamed}.ipynb").rename(copied / f"{expected}.ipynb")
     for name in job.course.notebook_names(job.assignment):
         if (copied / f"{name}.ipynb").is_file():
-            drop_duplicate_metadata(copied / f"{name}.ipynb")
+            released = job.course.release_dir / job.assignment / f"{name}.ipynb"
+            reference = released if released.is_file() else \
+                job.course.source_dir / job.assignment / f"{name}.ipynb"
+            repair_metadata(copied / f"{name}.ipynb", nbformat.read(reference, as_version=4))
     return root
 
 
@@ -374,7 +390,12 @@ def _collect(job: SubmissionJob, sandbox: Path, result: SubmissionResult) -> Non
             result.reasons.append(f"output cut at {OUTPUT_LIMIT // 1000} kB in cell(s) "
                                   f"{', '.join(cut)}")
     if not ran:
-        result.reasons.append(f"nbgrader could not record it: {last_error(autograde['log'])}")
+        missing = re.search(r"KeyError: '([^']+)'", autograde["log"])
+        result.reasons.append(
+            f"nbgrader could not record it: the cell {missing.group(1)} is missing or lost its "
+            "nbgrader metadata (cells re-created or copied by hand); the points shown are the "
+            "grader's" if missing else f"nbgrader could not record it: "
+                                       f"{last_error(autograde['log'])}")
         return
     if not job.feedback:
         return

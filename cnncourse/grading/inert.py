@@ -6,7 +6,8 @@ run anything a submission put in it, and it must read well offline. So
 :func:`inert_page`:
 
 - removes every ``<script>`` (nbconvert's MathJax loader, which fetched MathJax from a CDN,
-  included);
+  included), every element that embeds or submits (``iframe``, ``object``, ``embed``,
+  ``form``, ``base``), every ``on...`` event attribute and every ``javascript:`` link;
 - adds a Content-Security-Policy that allows no script at all, only inline styles and
   ``data:`` images and fonts, so even markup that slipped through cannot act;
 - renders the Markdown's TeX (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``) as MathML
@@ -28,6 +29,11 @@ CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>|<script\b[^>]*/>", re.I | re.S)
 _TAG = re.compile(r"(<[^>]*>)")
 _VERBATIM = ("pre", "code", "style", "textarea", "math", "title")
+_DROPPED_ELEMENTS = ("iframe", "object", "embed", "form", "base", "frame", "frameset", "applet")
+_ATTRIBUTE = re.compile(r"""([^\s=/>"']+)(\s*=\s*("[^"]*"|'[^']*'|[^\s>"']+))?""")
+_URL_ATTRIBUTES = ("href", "src", "action", "formaction", "xlink:href", "srcset", "poster",
+                   "data", "background", "lowsrc", "dynsrc")
+_BAD_URL = re.compile(r"^\s*(javascript|vbscript|data:text/html)", re.I)
 _MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)"  # $$..$$ \[..\] \(..\)
                    r"|(?<![\\$\w])\$(?=\S)(.+?)(?<=\S)\$(?!\w)", re.S)  # $..$
 
@@ -70,9 +76,34 @@ def render_math(page: str) -> str:
     return "".join(parts)
 
 
+def scrub_tag(tag: str) -> str:
+    """One tag without event attributes and script URLs; '' for an element that embeds."""
+    match = re.match(r"<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9:-]*)(.*?)(/?)\s*>$", tag, re.S)
+    if match is None:
+        return tag if tag.startswith("<!") or tag.startswith("<?") else html.escape(tag)
+    closing, name, rest, selfclosing = match.groups()
+    if name.lower() in _DROPPED_ELEMENTS:
+        return ""
+    kept = []
+    for attribute in _ATTRIBUTE.finditer(rest):
+        key, value = attribute.group(1).lower(), attribute.group(3) or ""
+        if key.startswith("on") or (name.lower() == "meta" and key == "http-equiv"):
+            continue
+        if key in _URL_ATTRIBUTES and _BAD_URL.match(html.unescape(value.strip("\"'"))):
+            continue
+        kept.append(attribute.group(0))
+    return f"<{closing}{name}{' ' if kept else ''}{' '.join(kept)}{selfclosing}>"
+
+
+def scrub(page: str) -> str:
+    """Every tag of ``page`` scrubbed (text and comments stay as they are)."""
+    return "".join(scrub_tag(part) if part.startswith("<") else part
+                   for part in _TAG.split(page))
+
+
 def inert_page(page: str) -> str:
     """``page`` without scripts, with a no-script policy and MathML maths."""
-    page = _SCRIPT.sub("", page)
+    page = scrub(_SCRIPT.sub("", page))
     page = render_math(page)
     head = re.search(r"<head[^>]*>", page, re.I)
     if head is None:

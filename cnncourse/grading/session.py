@@ -191,9 +191,13 @@ def run_notebook(steps: list[Step], command: list[str], env: dict[str, str], lim
                                 "it score 0")
             if position is not None:
                 record.timeouts.append(position)
+        elif "the run ended" in str(stuck):
+            record.notes.append(f"the notebook's code ended Python in {where} (exit(), "
+                                "os._exit, a crash in compiled code, or running out of "
+                                "memory); the parts after it score 0")
         else:
-            record.notes.append(f"the notebook's code ended the run in {where} ({stuck}); the "
-                                "parts after it score 0")
+            record.notes.append(f"the notebook's code broke the grader's run in {where} "
+                                f"({stuck}); the parts after it score 0")
     finally:
         record.log = session.close()
         record.seconds = time.monotonic() - started

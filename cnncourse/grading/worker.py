@@ -78,17 +78,26 @@ def _cells_record(steps: list[Step], run: RunRecord) -> list[dict]:
 
 
 def _memory_note(run: RunRecord, limits: Limits) -> list[str]:
-    """'ran out of memory' for cells that did (MemoryError, or torch's allocator)."""
-    cells = []
-    for index, cell in sorted(run.cells.items()):
-        error = cell.get("error") or {}
-        text = f"{error.get('ename', '')} {error.get('evalue', '')}"
-        if "MemoryError" in text or "can't allocate memory" in text:
-            cells.append(index)
-    if not cells:
+    """'ran out of memory' when a cell or a tested call did (MemoryError, torch's
+    allocator failing at the limit)."""
+    texts = [f"{(c.get('error') or {}).get('ename', '')} {(c.get('error') or {}).get('evalue', '')}"
+             for c in run.cells.values()]
+    texts += [o.message for o in run.tests.values()]
+    if not any("MemoryError" in t or "can't allocate memory" in t or "ran out of memory" in t
+               for t in texts):
         return []
     return [f"ran out of memory: the limit is {limits.describe_memory()} (a tensor too large, "
             "or a list that keeps growing)"]
+
+
+def _disk_note(run: RunRecord, limits: Limits) -> list[str]:
+    """'its folder is full' when a cell hit the size limit of the sandbox's folder."""
+    if any("No space left on device" in str((c.get("error") or {}).get("evalue", ""))
+           or "File too large" in str((c.get("error") or {}).get("evalue", ""))
+           for c in run.cells.values()):
+        return [f"wrote more than it may: its folder holds {limits.disk_mb} MB, one file "
+                f"{limits.file_mb} MB (nothing it wrote is kept)"]
+    return []
 
 
 def grade_notebook(course: Course, assignment: str, source_path: Path, submitted_path: Path,
@@ -112,7 +121,7 @@ def grade_notebook(course: Course, assignment: str, source_path: Path, submitted
                                   sandboxed=sandboxed)
     run = run_notebook(steps, command, env, limits, group_judge(checkers, secret),
                        scratch / "runner.log")
-    notes = run.notes + _memory_note(run, limits)
+    notes = run.notes + _memory_note(run, limits) + _disk_note(run, limits)
     flags = list(findings.flags)
     for gid, outcome in run.tests.items():
         # the guard in the sandbox names an honest use itself; a pass despite a forbidden

@@ -154,8 +154,11 @@ class ProbeServer:
                 with guard:
                     value = guard.run(run)
         except Exception as exc:  # noqa: BLE001 - whatever the student's code raises
+            missing = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
             return {"raised": {"type": type(exc).__name__, "message": _text(exc, MAX_MESSAGE),
                                "where": where_raised(exc),
+                               "course_module": missing if isinstance(missing, str) and (
+                                   missing.split(".")[0] == "cnncourse") else None,
                                "not_implemented": isinstance(exc, NotImplementedError),
                                "memory": isinstance(exc, MemoryError) or (
                                    isinstance(exc, RuntimeError)
