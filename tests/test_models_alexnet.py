@@ -1,4 +1,5 @@
-"""AlexNet (paper, one tower, one weird trick) and ZFNet: parameter counts, shapes, the parts
+"""AlexNet (paper, one tower, one weird trick as torchvision ships it and as its paper gives
+it) and ZFNet: parameter counts, shapes, the parts
 that differ between them (groups, LRN, pooling order), and the 224 vs 227 input puzzle.
 
 Big models are built once, on the meta device (no memory, no initialisation)."""
@@ -15,10 +16,12 @@ from cnncourse.models.alexnet import ALEXNET_2012, LRN_ALPHA, LRN_BETA, LRN_K, a
 
 PARAMS = {
     "alexnet2012": 60_965_224,   # two GPUs: CONV2, CONV4, CONV5 grouped
-    "alexnet": 62_378_344,       # one tower: the lectures' table
-    "alexnet_owt": 61_100_840,   # Krizhevsky 2014, what libraries ship
+    "alexnet": 62_378_344,       # one tower, as layer tables show it
+    "alexnet_owt": 61_100_840,   # torchvision's alexnet: 64-192-384-256-256
+    "alexnet_owt_paper": 61_838_248,  # Krizhevsky 2014's footnote: 64-192-384-384-256
 }
-INPUT = {"alexnet2012": 227, "alexnet": 227, "alexnet_owt": 224, "zfnet": 224}
+INPUT = {"alexnet2012": 227, "alexnet": 227, "alexnet_owt": 224, "alexnet_owt_paper": 224,
+         "zfnet": 224}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +54,17 @@ def test_zfnet_parameters_follow_from_its_layers(models):
              + conv_params(384, 384, 3) + conv_params(384, 256, 3))
     fcs = linear_params(256 * 6 * 6, 4096) + linear_params(4096, 4096) + linear_params(4096, 1000)
     assert count_parameters(models["zfnet"]) == convs + fcs == 62_357_608
+
+
+def test_one_weird_trick_widths_the_paper_and_torchvision(models):
+    # The paper's footnote (p. 5): 64, 192, 384, 384, 256; torchvision: 256 in CONV4 (its
+    # pretrained weights were trained so; pytorch/vision pull requests 463 and 704).
+    widths = {name: [block[0].out_channels for block in models[name].features]
+              for name in ("alexnet_owt", "alexnet_owt_paper")}
+    assert widths["alexnet_owt_paper"] == [64, 192, 384, 384, 256]
+    assert widths["alexnet_owt"] == [64, 192, 384, 256, 256]
+    extra = conv_params(384, 384, 3) - conv_params(384, 256, 3) + 256 * 128 * 9
+    assert PARAMS["alexnet_owt_paper"] - PARAMS["alexnet_owt"] == extra
 
 
 def test_paper_groups_save_exactly_half_of_conv2_conv4_conv5(models):

@@ -19,7 +19,7 @@ authors' official repository). Registered models without an entry: ``nin`` (its 
 reports no ImageNet accuracy), ``googlenet`` (its paper reports top-5 only),
 ``convnext_xlarge`` (reported only after ImageNet-22k pre-training), and variants whose
 papers report them under protocols not entered here or not at all (``alexnet``,
-``vgg11_lrn``, ``vgg16_c``, ``vgg16_c_bn``, ``densenet264``).
+``alexnet_owt_paper``, ``vgg11_lrn``, ``vgg16_c``, ``vgg16_c_bn``, ``densenet264``).
 """
 
 from __future__ import annotations

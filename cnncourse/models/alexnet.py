@@ -4,8 +4,12 @@ Papers:
 - A. Krizhevsky, I. Sutskever, G. E. Hinton. "ImageNet Classification with Deep Convolutional
   Neural Networks." NeurIPS 2012. Figure 2 and Section 3 give ``ALEXNET_2012``.
 - A. Krizhevsky. "One weird trick for parallelizing convolutional neural networks."
-  arXiv:1404.5997, 2014. The one-tower 64-192-384-256-256 network (``ALEXNET_OWT``) that most
-  libraries ship under the name "alexnet".
+  arXiv:1404.5997, 2014. Its footnote on page 5 gives a one-tower network with 64-192-384-384-256
+  filters (``ALEXNET_OWT_PAPER``). What most libraries ship under the name "alexnet" has
+  64-192-384-256-256 (``ALEXNET_OWT``): torchvision took it from the Torch re-implementation
+  ``alexnetowt.lua``, which follows the 1-GPU configuration of Krizhevsky's cuda-convnet2
+  (``layers-imagenet-1gpu.cfg``, 256 filters in the fourth layer). torchvision kept the 256
+  so that its pretrained weights stay valid (pytorch/vision pull requests 463 and 704).
 - M. D. Zeiler, R. Fergus. "Visualizing and Understanding Convolutional Networks."
   arXiv:1311.2901, ECCV 2014. Figure 3 gives ``ZFNET``.
 
@@ -18,13 +22,16 @@ Builders (registered):
   fully-connected layers"; Caffe's reference model: fc6, relu6, drop6, fc7, relu7, drop7,
   fc8). Input 227x227: the paper says 224, but only 227 gives its 55x55 CONV1 output without
   padding ((227 - 11) / 4 + 1 = 55).
-- ``alexnet``: the same layers in one tower (no groups), as in the lectures' layer tables;
-  dropout as in the paper.
-- ``alexnet_owt``: the "one weird trick" variant: 64-192-384-256-256 filters, padding 2 on
-  CONV1 so a 224 input works, no LRN, an adaptive 6x6 average pool before the classifier,
-  and torchvision's classifier, which drops the inputs of FC6 and FC7 instead (the flattened
-  conv features and FC6's output) and nothing after FC7. Dropout has no parameters, so the
-  placement changes no count.
+- ``alexnet``: the same layers in one tower (no groups), as layer-by-layer tables usually
+  show it; dropout as in the paper.
+- ``alexnet_owt``: torchvision's ``alexnet``, the libraries' one-tower variant:
+  64-192-384-256-256 filters, padding 2 on CONV1 so a 224 input works, no LRN, an adaptive
+  6x6 average pool before the classifier, and torchvision's classifier, which drops the
+  inputs of FC6 and FC7 instead (the flattened conv features and FC6's output) and nothing
+  after FC7. Dropout has no parameters, so the placement changes no count.
+- ``alexnet_owt_paper``: the widths of the "one weird trick" paper's footnote,
+  64-192-384-384-256; the paper gives no other detail of the layers, so the rest is as
+  ``alexnet_owt``.
 - ``zfnet``: Zeiler and Fergus's Figure 3: CONV1 7x7 stride 2 (AlexNet: 11x11 stride 4),
   CONV2 stride 2, no groups, pooling then normalisation, on 224x224 inputs; dropout on FC6 and
   FC7 as in AlexNet (their Section 3).
@@ -82,19 +89,20 @@ class ConvSpec:
     pool: bool = False    # a 3x3 stride-2 max pool after the block
 
 
-# The paper's Figure 2: 96-256-384-384-256 filters, CONV2/4/5 split across the two GPUs.
+# The paper's Figure 2: 96-256-384-384-256 filters, CONV2/4/5 split across 2 GPUs.
 ALEXNET_2012 = (
-    ConvSpec(96, 11, stride=4, norm=True, pool=True),          # 227 -> 55 -> pool 27
-    ConvSpec(256, 5, padding=2, groups=2, norm=True, pool=True),  # 27 -> 27 -> pool 13
-    ConvSpec(384, 3, padding=1),                                # 13
-    ConvSpec(384, 3, padding=1, groups=2),                      # 13
-    ConvSpec(256, 3, padding=1, groups=2, pool=True),           # 13 -> pool 6
+    ConvSpec(96, 11, stride=4, norm=True, pool=True),             # 227 -> 55 -> 27
+    ConvSpec(256, 5, padding=2, groups=2, norm=True, pool=True),  # 27 -> 27 -> 13
+    ConvSpec(384, 3, padding=1),                                  # 13
+    ConvSpec(384, 3, padding=1, groups=2),                        # 13
+    ConvSpec(256, 3, padding=1, groups=2, pool=True),             # 13 -> 6
 )
-# The same network in one tower: the lectures' table.
+# The same network in one tower, as layer-by-layer tables usually show it.
 ALEXNET_ONE_TOWER = tuple(
     ConvSpec(s.out_channels, s.kernel, s.stride, s.padding, 1, s.norm, s.pool)
     for s in ALEXNET_2012)
-# Krizhevsky 2014: 64-192-384-256-256, padding 2 on CONV1 so that 224 -> 55.
+# torchvision's AlexNet (cuda-convnet2's 1-GPU configuration): 64-192-384-256-256,
+# padding 2 on CONV1 so that 224 -> 55.
 ALEXNET_OWT = (
     ConvSpec(64, 11, stride=4, padding=2, pool=True),
     ConvSpec(192, 5, padding=2, pool=True),
@@ -102,7 +110,13 @@ ALEXNET_OWT = (
     ConvSpec(256, 3, padding=1),
     ConvSpec(256, 3, padding=1, pool=True),
 )
-# Zeiler and Fergus, Figure 3: 224 -> 110 -> pool 55 -> 26 -> pool 13 -> 13 -> 13 -> pool 6.
+# Krizhevsky 2014, footnote on page 5: 64-192-384-384-256.
+ALEXNET_OWT_PAPER = (
+    *ALEXNET_OWT[:3],
+    ConvSpec(384, 3, padding=1),
+    ALEXNET_OWT[4],
+)
+# Zeiler and Fergus, Figure 3: 224 -> 110 -> 55 -> 26 -> 13 -> 13 -> 13 -> 6.
 ZFNET = (
     ConvSpec(96, 7, stride=2, padding=1, norm=True, pool=True),
     ConvSpec(256, 5, stride=2, norm=True, pool=True),
@@ -115,11 +129,12 @@ ZFNET = (
 class ConvBlock(nn.Sequential):
     """conv -> ReLU, then normalisation and pooling in the order the paper uses."""
 
-    def __init__(self, in_channels: int, spec: ConvSpec, norm_layer: LayerFactory | None,
-                 pool_layer: PoolFactory, norm_before_pool: bool) -> None:
+    def __init__(self, in_channels: int, spec: ConvSpec,
+                 norm_layer: LayerFactory | None, pool_layer: PoolFactory,
+                 norm_before_pool: bool) -> None:
         layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, spec.out_channels, spec.kernel, spec.stride, spec.padding,
-                      groups=spec.groups),
+            nn.Conv2d(in_channels, spec.out_channels, spec.kernel, spec.stride,
+                      spec.padding, groups=spec.groups),
             nn.ReLU(inplace=True),
         ]
         after: list[nn.Module] = []
@@ -183,14 +198,22 @@ def alexnet2012(**kwargs) -> AlexNet:
 
 @register_model
 def alexnet(**kwargs) -> AlexNet:
-    """AlexNet in one tower, as in the lectures' table (62,378,344 parameters)."""
+    """AlexNet in one tower, as layer tables usually show it (62,378,344 parameters)."""
     return AlexNet(ALEXNET_ONE_TOWER, **kwargs)
 
 
 @register_model
 def alexnet_owt(**kwargs) -> AlexNet:
-    """Krizhevsky 2014's one-GPU AlexNet, the libraries' "alexnet" (61,100,840 parameters)."""
+    """torchvision's one-GPU AlexNet, 64-192-384-256-256 (61,100,840 parameters)."""
     return AlexNet(ALEXNET_OWT, norm_layer=None, pool_to=6, dropout_inputs=True, **kwargs)
+
+
+@register_model
+def alexnet_owt_paper(**kwargs) -> AlexNet:
+    """Krizhevsky 2014's one-GPU AlexNet as its footnote gives it, 64-192-384-384-256
+    (61,838,248 parameters)."""
+    return AlexNet(ALEXNET_OWT_PAPER, norm_layer=None, pool_to=6, dropout_inputs=True,
+                   **kwargs)
 
 
 @register_model
