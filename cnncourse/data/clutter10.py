@@ -149,9 +149,10 @@ class _Columns:
 
 
 def _paint_clutter(image: np.ndarray, take: _Columns, count: int, x: np.ndarray,
-                   y: np.ndarray) -> None:
+                   y: np.ndarray) -> np.ndarray:
     """Small bars and blobs of random colour painted over ``image`` in place; each of the
-    ``count`` slots is filled with probability 0.6."""
+    ``count`` slots is filled with probability 0.6. Returns how many each image got."""
+    painted = np.zeros(len(image), dtype=np.int64)
     for _ in range(count):
         present, position, angle, size, colour = take(1), take(2), take(1), take(1), take(3)
         cx = (position[:, 0] * _IMAGE)[:, None, None]
@@ -164,10 +165,14 @@ def _paint_clutter(image: np.ndarray, take: _Columns, count: int, x: np.ndarray,
         distance = np.where(bar, _box(a, b, 2.5 * half, 0.7), _hypot(a, b) - half)
         mask = _coverage(distance) * (present[:, 0] < 0.6)[:, None, None]
         image += mask[:, None] * (colour[:, :, None, None] - image)
+        painted += present[:, 0] < 0.6
+    return painted
 
 
-def _render(draws: dict[str, np.ndarray], labels: np.ndarray) -> np.ndarray:
-    """Images (m, 3, 32, 32) float32 in [0, 1] from the draws of m examples."""
+def _render(draws: dict[str, np.ndarray], labels: np.ndarray,
+            info: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Images (m, 3, 32, 32) float32 in [0, 1] from the draws of m examples; ``info``, if
+    given, receives what varies per image (see ``describe_clutter10``)."""
     take, m = _Columns(draws["u"]), len(labels)
     grid = np.arange(_IMAGE, dtype=np.float32) + 0.5
     x, y = grid[None, None, :], grid[None, :, None]  # broadcast: (1, 1, 32) and (1, 32, 1)
@@ -179,7 +184,7 @@ def _render(draws: dict[str, np.ndarray], labels: np.ndarray) -> np.ndarray:
     ramp = 0.3 * (take(2) - 0.5)
     image += (ramp[:, 0, None, None] * (x / _IMAGE - 0.5)
               + ramp[:, 1, None, None] * (y / _IMAGE - 0.5))[:, None]
-    _paint_clutter(image, take, _CLUTTER_BEHIND, x, y)
+    behind = _paint_clutter(image, take, _CLUTTER_BEHIND, x, y)
 
     # the object: the class's shape at a random size, place and angle
     radius = 5.0 + 8.0 * take(1)[:, 0]
@@ -205,9 +210,13 @@ def _render(draws: dict[str, np.ndarray], labels: np.ndarray) -> np.ndarray:
     fill = fill_a[:, :, None, None] + (fill_b - fill_a)[:, :, None, None] * fill_t[:, None]
     image += mask[:, None] * (fill - image)
 
-    _paint_clutter(image, take, _CLUTTER_FRONT, x, y)
+    front = _paint_clutter(image, take, _CLUTTER_FRONT, x, y)
     noise_std = 0.02 + 0.06 * take(1)[:, 0]
     image += noise_std[:, None, None, None] * draws["noise"]
+    if info is not None:
+        info.update(radius=radius, cx=cx[:, 0, 0], cy=cy[:, 0, 0], angle=angle[:, 0, 0],
+                    area=mask.sum(axis=(1, 2)), clutter_behind=behind, clutter_front=front,
+                    noise_std=noise_std)
     return np.clip(image, 0.0, 1.0)
 
 
@@ -234,6 +243,22 @@ def make_clutter10(n: int | None = None, split: str = "train",
         rendered = _render(draws, np.arange(start, start + _BLOCK) % len(CLUTTER10_CLASSES))
         images[start:stop] = np.rint(rendered[:stop - start] * 255.0).astype(np.uint8)
     return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
+
+
+def describe_clutter10(n: int, split: str = "train", seed: int = 0) -> dict[str, np.ndarray]:
+    """What varies in the first ``n`` images of ``make_clutter10(n, split, seed)``, per image:
+    the object's ``radius``, centre (``cx``, ``cy``) and ``angle``, its ``area`` in pixels,
+    the distractors painted behind and in front of it, the pixel noise's ``noise_std``."""
+    if split not in _SPLIT_STREAMS:
+        raise ValueError(f"split={split!r} is not available; choose one of "
+                         f"{list(_SPLIT_STREAMS)}")
+    parts: list[dict[str, np.ndarray]] = []
+    for block, start in enumerate(range(0, n, _BLOCK)):
+        info: dict[str, np.ndarray] = {}
+        _render(_draw(block, seed, _SPLIT_STREAMS[split]),
+                np.arange(start, start + _BLOCK) % len(CLUTTER10_CLASSES), info)
+        parts.append({k: v[:min(n, start + _BLOCK) - start] for k, v in info.items()})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
 
 
 @functools.lru_cache(maxsize=4)

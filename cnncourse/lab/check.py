@@ -42,13 +42,13 @@ def replay(results: Results, steps: int = REPLAY_STEPS, seed: int | None = None,
         entry = results.manifest["arms"][str(seed)][arm]
         if str(entry.get("device", "cpu")).startswith("cuda"):
             tolerance = CUDA_TOLERANCE
-        deterministic(int(entry.get("threads", 1)))
-        torch.manual_seed(seed)
         ctx = RunContext(record_steps=len(stored), stop_after=len(stored), root=root)
-        try:
-            experiment.run_arm(experiment.config, arm, seed, ctx)
-        except ReplayDone:
-            pass
+        with deterministic(int(entry.get("threads", 1))):
+            torch.manual_seed(seed)
+            try:
+                experiment.run_arm(experiment.config, arm, seed, ctx)
+            except ReplayDone:
+                pass
         again = ctx.first_steps
         if len(again) != len(stored):
             return False, (f"replay of seed {seed} {arm} made {len(again)} steps, "

@@ -8,6 +8,8 @@ fraction of the channels, so that each trains to its plateau on a CPU in minutes
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from torch import nn
 
 from cnncourse.models.alexnet import AlexNet, ConvSpec
@@ -28,9 +30,12 @@ VGG_A_QUARTER = [16, "M", 32, "M", 64, 64, "M", 128, 128, "M", 128, 128, "M"]
 
 
 def small_alexnet(hidden: int = 256, dropout: float = 0.5, classes: int = 10,
-                  in_channels: int = 3) -> AlexNet:
-    """AlexNet for 32x32 images (``ALEXNET_CIFAR``), FC6 and FC7 of ``hidden`` units."""
-    return AlexNet(ALEXNET_CIFAR, num_classes=classes, in_channels=in_channels, hidden=hidden,
+                  in_channels: int = 3, width: float = 1.0) -> AlexNet:
+    """AlexNet for 32x32 images (``ALEXNET_CIFAR``, its channels times ``width``), FC6 and
+    FC7 of ``hidden`` units."""
+    table = tuple(replace(spec, out_channels=max(1, round(spec.out_channels * width)))
+                  for spec in ALEXNET_CIFAR)
+    return AlexNet(table, num_classes=classes, in_channels=in_channels, hidden=hidden,
                    dropout=dropout, feature_size=3)
 
 

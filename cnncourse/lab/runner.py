@@ -46,13 +46,21 @@ from cnncourse.lab.spec import ArmResult, Experiment, config_dict, config_hash
 LOCK = ".lock"
 
 
-def deterministic(threads: int, device: str = "cpu") -> None:
-    """Make training repeatable: fixed threads, deterministic kernels."""
+@contextlib.contextmanager
+def deterministic(threads: int, device: str = "cpu") -> Iterator[None]:
+    """Repeatable training inside the block: a fixed number of threads and deterministic
+    kernels; the process's own settings come back afterwards (tests share the process)."""
     if device.startswith("cuda"):
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = False
+    saved = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved[0])
+        torch.use_deterministic_algorithms(saved[1])
 
 
 def git_state() -> dict[str, Any]:
@@ -175,15 +183,15 @@ def run_experiment(experiment: Experiment, default_data: str, seeds: list[int] |
             if _arm_done(folder, manifest, seed, arm):
                 log(f"{experiment.name} seed {seed} {arm}: stored, skipped")
                 continue
-            deterministic(threads, device)
-            torch.manual_seed(seed)
             ctx = RunContext(device=device, root=root, progress=lambda line, s=seed, a=arm: log(
                 f"  {experiment.name} seed {s} {a} {line}"))
-            start = time.perf_counter()
-            result = experiment.run_arm(experiment.config, arm, seed, ctx)
-            wall = time.perf_counter() - start
-            result.first_steps = ctx.first_steps
-            _store_arm(folder, experiment, seed, arm, result, wall, device, root)
+            with deterministic(threads, device):
+                torch.manual_seed(seed)
+                start = time.perf_counter()
+                result = experiment.run_arm(experiment.config, arm, seed, ctx)
+                wall = time.perf_counter() - start
+                result.first_steps = ctx.first_steps
+                _store_arm(folder, experiment, seed, arm, result, wall, device, root)
             summary = ", ".join(f"{k} {v:.4g}" for k, v in list(result.final.items())[:4])
             log(f"{experiment.name} seed {seed} {arm}: {wall:.0f} s ({summary})")
     return folder

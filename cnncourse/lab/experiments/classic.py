@@ -43,11 +43,11 @@ WEIGHTS_KEPT = ("alexnet",)
 class ClassicConfig:
     data: str = "clutter10"
     seeds: tuple[int, ...] = (0, 1, 2)
-    lrs: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05)
-    n_train: int | None = 20_000
-    n_test: int | None = 10_000
+    lrs: tuple[float, ...] = (0.005, 0.015, 0.05)
+    n_train: int | None = 10_000
+    n_test: int | None = 5_000
     schedule: Schedule = field(default_factory=lambda: Schedule(
-        epochs=15, lr=0.01, batch_size=128, momentum=0.9, weight_decay=5e-4,
+        epochs=12, lr=0.01, batch_size=128, momentum=0.9, weight_decay=5e-4,
         milestones=(0.5, 0.75), augment=True))
 
 
@@ -70,8 +70,8 @@ def _train(config: ClassicConfig, model_name: str, lr: float, seed: int,
 
 
 # ------------------------------------------------------------------ the sweep
-SWEEP_CONFIG = ClassicConfig(seeds=(0,), n_train=10_000, n_test=5_000, schedule=Schedule(
-    epochs=4, lr=0.01, batch_size=128, momentum=0.9, weight_decay=5e-4, augment=True))
+SWEEP_CONFIG = ClassicConfig(seeds=(0,), n_train=5_000, n_test=2_000, schedule=Schedule(
+    epochs=3, lr=0.01, batch_size=128, momentum=0.9, weight_decay=5e-4, augment=True))
 
 
 def sweep_arms(config: ClassicConfig) -> list[str]:

@@ -2,8 +2,9 @@
 Srivastava et al. 2014).
 
 AlexNet over-fits without dropout: 60 million parameters against 1.2 million images. We
-make the same regime small: the CPU-sized AlexNet (``cnncourse.lab.models.small_alexnet``)
-with two wide FC layers of ``hidden`` units, trained on only ``n_train`` images without
+make the same regime small: the CPU-sized AlexNet (``cnncourse.lab.models.small_alexnet``,
+at half its conv channels) with two wide FC layers of ``hidden`` units (1.3 million
+parameters), trained on only ``n_train`` images without
 augmentation until it has memorised them, with and without dropout 0.5 on the outputs of
 FC6 and FC7 (where the paper puts it). Everything else is the same, seed for seed.
 """
@@ -27,10 +28,11 @@ class DropoutConfig:
     data: str = "clutter10"
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     hidden: int = 1024
+    width: float = 0.5          # conv channels: half of the lab's AlexNet, the FC layers full
     n_train: int = 1_000
     n_test: int = 5_000
     schedule: Schedule = field(default_factory=lambda: Schedule(
-        epochs=60, lr=0.01, batch_size=50, momentum=0.9, augment=False))
+        epochs=40, lr=0.01, batch_size=50, momentum=0.9, augment=False))
 
 
 CONFIG = DropoutConfig()
@@ -42,7 +44,8 @@ def arms(config: DropoutConfig) -> list[str]:
 
 def run_arm(config: DropoutConfig, arm: str, seed: int, ctx: RunContext) -> ArmResult:
     data = load_data(config.data).head(config.n_train, config.n_test)
-    model = small_alexnet(config.hidden, ARMS[arm], len(data.classes), data.channels)
+    model = small_alexnet(config.hidden, ARMS[arm], len(data.classes), data.channels,
+                          config.width)
     history = train(model, data, config.schedule, ctx, seed)
     return ArmResult(history=history, final={
         k: history[k][-1] for k in ("train_loss", "train_error", "test_loss", "test_error")})

@@ -6,8 +6,8 @@ has not seen it is more confident than it is right. Smoothing the targets (epsil
 the paper's) caps that reward. We measure it as Guo et al. (2017) do: a reliability diagram
 (held-out predictions binned by confidence; each bin's accuracy against its mean confidence)
 and the expected calibration error, ECE = sum over bins of (bin share) x |accuracy -
-confidence|. The network is chapter 6's three-conv net with BN, wider, trained long on few
-images so that the one-hot version over-fits, with and without smoothing.
+confidence|. The network is chapter 6's three-conv net with BN, trained long on few images
+so that the one-hot version over-fits, with and without smoothing.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ ARMS = {"one_hot": 0.0, "smoothed": 0.1}
 class LabelSmoothingConfig:
     data: str = "clutter10"
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    widths: tuple[int, ...] = (32, 64, 128)
+    widths: tuple[int, ...] = (16, 32, 64)
     n_train: int = 5_000
     n_test: int = 10_000
     bins: int = 10
     schedule: Schedule = field(default_factory=lambda: Schedule(
-        epochs=30, lr=0.05, batch_size=50, momentum=0.9, milestones=(0.5, 0.75),
+        epochs=20, lr=0.05, batch_size=50, momentum=0.9, milestones=(0.5, 0.75),
         augment=False))
 
 

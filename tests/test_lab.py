@@ -1,0 +1,280 @@
+"""The course lab: the committed results pass ``check`` and their claims hold; ``check`` and
+the loader refuse edited, missing and stale results in one line; the runner stores, resumes
+and describes its runs (on tiny experiments, never a whole real one)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from cnncourse import lab
+from cnncourse.lab import cli as lab_cli
+from cnncourse.lab import registry
+from cnncourse.lab.check import check_experiment, replay
+from cnncourse.lab.datasets import load_data
+from cnncourse.lab.loop import RunContext, Schedule, train
+from cnncourse.lab.results import Results, results_root
+from cnncourse.lab.runner import run_experiment
+from cnncourse.lab.spec import ArmResult, Claim, Experiment, LabError, Verdict, config_hash
+
+EXPERIMENTS = list(registry.experiments())
+# Results are committed experiment by experiment as their runs finish; the tests below check
+# every one that is there, and say which are not there yet.
+STORED = [n for n in EXPERIMENTS if (results_root() / n / "manifest.json").exists()]
+SMALL = "batchnorm"   # a committed experiment small enough to copy and tamper with
+
+
+def _one_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line, got:\n{text}"
+    assert "Traceback" not in text
+    return lines[0]
+
+
+# ------------------------------------------------------------------ the committed results
+def test_every_experiment_has_results():
+    missing = [n for n in EXPERIMENTS if n not in STORED]
+    if missing:
+        pytest.skip(f"not run yet: {', '.join(missing)} (cnncourse lab run NAME)")
+
+
+def test_check_passes_on_the_committed_results(capsys):
+    """Every stored experiment: files and hashes verified, config current, claims hold,
+    replay agrees (three steps per arm)."""
+    if not STORED:
+        pytest.skip("no results stored yet")
+    assert lab_cli.main(["check", *STORED]) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "FAILS" not in out and "DIFFERS" not in out
+    for name in STORED:
+        assert f"{name} (" in out
+
+
+@pytest.mark.parametrize("name", STORED)
+def test_claims_hold_on_the_stored_results(name):
+    results = lab.load(name)
+    assert results.seeds, name
+    assert len(results.seeds) >= 3 or len(registry.get_experiment(name).config.seeds) < 3
+    for text, verdict in results.verdicts():
+        assert verdict.holds, f"{name}: {text}: {verdict.detail}"
+
+
+@pytest.mark.parametrize("name", STORED)
+def test_manifest_describes_the_run(name):
+    results = lab.load(name)
+    manifest = results.manifest
+    assert manifest["config_hash"] == config_hash(results.config)
+    for key in ("config", "package_version", "git_commit", "torch_version", "threads",
+                "device", "files", "arms", "seconds_per_seed"):
+        assert key in manifest, key
+    for seed in results.seeds:
+        for arm in results.arms:
+            entry = manifest["arms"][str(seed)][arm]
+            assert entry["wall_seconds"] > 0 and entry["threads"] >= 1
+            assert entry["file"] in manifest["files"]
+
+
+def test_results_fit_the_budget():
+    total = sum(p.stat().st_size for p in results_root().rglob("*") if p.is_file())
+    assert total < 30e6, f"results/ holds {total / 1e6:.1f} MB"
+
+
+# ------------------------------------------------------------------ refusing bad results
+@pytest.fixture
+def copied(tmp_path) -> Path:
+    """A copy of one committed experiment's results, safe to damage."""
+    if SMALL not in STORED:
+        pytest.skip(f"{SMALL} has no results yet")
+    shutil.copytree(results_root() / SMALL, tmp_path / SMALL,
+                    ignore=shutil.ignore_patterns(".lock"))
+    return tmp_path
+
+
+def _check_one(root: Path, capsys) -> tuple[int, str]:
+    code = lab_cli.main(["check", SMALL, "--results", str(root), "--replay-steps", "0"])
+    return code, capsys.readouterr().err
+
+
+def test_an_edited_number_fails_in_one_line(copied, capsys):
+    path = sorted((copied / SMALL).rglob("*.json"))[0]
+    if path.name == "manifest.json":
+        path = sorted((copied / SMALL).glob("seed_*/*.json"))[0]
+    record = json.loads(path.read_text())
+    record["final"]["train_loss"] += 0.01
+    path.write_text(json.dumps(record, indent=1))
+    code, err = _check_one(copied, capsys)
+    line = _one_line(err)
+    assert code == 1 and "edited" in line and "cnncourse lab run batchnorm --seeds" in line
+    with pytest.raises(LabError, match="edited"):
+        lab.load(SMALL, root=copied)
+
+
+def test_a_missing_file_fails_in_one_line(copied, capsys):
+    victim = sorted((copied / SMALL).glob("seed_*/*.json"))[-1]
+    victim.unlink()
+    code, err = _check_one(copied, capsys)
+    line = _one_line(err)
+    assert code == 1 and "missing" in line and "cnncourse lab run batchnorm" in line
+    (copied / SMALL / "manifest.json").unlink()
+    code, err = _check_one(copied, capsys)
+    assert code == 1 and "no results for batchnorm" in _one_line(err)
+
+
+def test_a_changed_config_without_a_rerun_is_stale(copied, capsys, monkeypatch):
+    original = registry.get_experiment(SMALL)
+    changed = original.with_config(n_train=original.config.n_train + 1)
+    monkeypatch.setattr(registry, "experiments", lambda: {**registry.experiments.__wrapped__(),
+                                                          SMALL: changed})
+    code, err = _check_one(copied, capsys)
+    line = _one_line(err)
+    assert code == 1 and "stale" in line and "run: cnncourse lab run batchnorm" in line
+    with pytest.raises(LabError, match="stale"):
+        lab.load(SMALL, root=copied)
+
+
+def test_unknown_experiment_and_wrong_use_are_one_line(capsys):
+    assert lab_cli.main(["run", "no_such_thing"]) == 2
+    assert "unknown experiment 'no_such_thing'" in _one_line(capsys.readouterr().err)
+    assert lab_cli.main(["check", "no_such_thing"]) == 2
+    _one_line(capsys.readouterr().err)
+    assert lab_cli.main([]) == 2
+    _one_line(capsys.readouterr().err)
+    assert lab_cli.main(["run", "dropout", "--seeds", "x"]) == 2
+    _one_line(capsys.readouterr().err)
+    with pytest.raises(LabError, match="unknown experiment"):
+        lab.load("no_such_thing")
+
+
+def test_the_cnncourse_command_hands_lab_to_the_lab(capsys):
+    from cnncourse.cli import main
+
+    assert main(["lab", "run", "no_such_thing"]) == 2
+    assert "unknown experiment" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ the runner, small
+@dataclasses.dataclass(frozen=True)
+class TinyConfig:
+    data: str = "mnist"
+    seeds: tuple[int, ...] = (0, 1)
+    n_train: int = 256
+    width: int = 4
+    schedule: Schedule = dataclasses.field(default_factory=lambda: Schedule(
+        epochs=2, lr=0.05, batch_size=64, augment=True))
+
+
+CALLS: list[tuple[int, str]] = []
+
+
+def _tiny_run(config: TinyConfig, arm: str, seed: int, ctx: RunContext) -> ArmResult:
+    CALLS.append((seed, arm))
+    data = load_data(config.data).head(config.n_train, 128)
+    width = config.width * (2 if arm == "wide" else 1)
+    model = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(4),
+                          nn.Flatten(), nn.Linear(width * 49, 10))
+    history = train(model, data, config.schedule, ctx, seed)
+    return ArmResult(history=history, final={"test_error": history["test_error"][-1]},
+                     weights=model.state_dict() if arm == "wide" else None)
+
+
+def _tiny(**changes) -> Experiment:
+    def learns(results) -> Verdict:
+        error = results.final("wide", "test_error")
+        return Verdict(bool(error.max() < 0.9), f"{error}")
+
+    return Experiment(name="tiny", chapter="test", summary="a tiny experiment",
+                      config=dataclasses.replace(TinyConfig(), **changes),
+                      arms=lambda config: ["narrow", "wide"], run_arm=_tiny_run,
+                      claims=(Claim("the wide net learns something", learns),))
+
+
+def test_run_stores_every_seed_with_a_complete_manifest(tmp_path):
+    CALLS.clear()
+    folder = run_experiment(_tiny(), "mnist", root=tmp_path, log=lambda line: None)
+    assert CALLS == [(0, "narrow"), (0, "wide"), (1, "narrow"), (1, "wide")]
+    results = Results.load(_tiny(), "mnist", tmp_path)
+    assert results.seeds == [0, 1]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["config"]["n_train"] == 256 and manifest["config_hash"] == config_hash(
+        TinyConfig())
+    assert manifest["torch_version"] == torch.__version__ and manifest["device"] == "cpu"
+    assert manifest["threads"] == 1 and manifest["package_version"]
+    assert set(manifest["seconds_per_seed"]) == {"0", "1"}
+    assert set(manifest["files"]) == {"seed_0/narrow.json", "seed_0/wide.json",
+                                      "seed_0/wide.pt", "seed_1/narrow.json",
+                                      "seed_1/wide.json", "seed_1/wide.pt"}
+    history = results.history("wide", "train_error")
+    assert history.shape == (2, 2)                    # seeds x epochs
+    for key in ("train_loss", "train_error", "test_loss", "test_error"):
+        assert len(results.arm(0, "narrow")["history"][key]) == 2
+    assert len(results.arm(0, "wide")["first_steps"]) == 8   # the replayable start
+    state = results.weights(1, "wide")
+    assert state["0.weight"].shape == (8, 1, 3, 3)
+    assert all(v.holds for _, v in results.verdicts())
+
+
+def test_a_stopped_run_resumes_with_the_arms_it_finished(tmp_path):
+    class Stop(Exception):
+        pass
+
+    def stop_at_seed_1_wide(config, arm, seed, ctx):
+        if (seed, arm) == (1, "wide"):
+            raise Stop
+        return _tiny_run(config, arm, seed, ctx)
+
+    stopping = dataclasses.replace(_tiny(), run_arm=stop_at_seed_1_wide)
+    with pytest.raises(Stop):
+        run_experiment(stopping, "mnist", root=tmp_path, log=lambda line: None)
+    kept = (tmp_path / "tiny" / "seed_0" / "wide.json").read_bytes()
+    with pytest.raises(LabError, match="incomplete"):
+        Results.load(_tiny(), "mnist", tmp_path)
+    CALLS.clear()
+    lines: list[str] = []
+    run_experiment(_tiny(), "mnist", root=tmp_path, log=lines.append)
+    assert CALLS == [(1, "wide")]                     # only what was missing
+    assert sum("stored, skipped" in line for line in lines) == 3
+    assert (tmp_path / "tiny" / "seed_0" / "wide.json").read_bytes() == kept
+    Results.load(_tiny(), "mnist", tmp_path)
+
+
+def test_extra_seeds_are_added_and_a_changed_config_starts_again(tmp_path):
+    run_experiment(_tiny(), "mnist", root=tmp_path, log=lambda line: None)
+    CALLS.clear()
+    run_experiment(_tiny(), "mnist", seeds=[2], root=tmp_path, log=lambda line: None)
+    assert CALLS == [(2, "narrow"), (2, "wide")]
+    assert Results.load(_tiny(), "mnist", tmp_path).seeds == [0, 1, 2]   # every seed shown
+    CALLS.clear()
+    lines: list[str] = []
+    run_experiment(_tiny(width=5), "mnist", root=tmp_path, log=lines.append)
+    assert any("stale" in line for line in lines)
+    assert CALLS == [(0, "narrow"), (0, "wide"), (1, "narrow"), (1, "wide")]
+    assert not (tmp_path / "tiny" / "seed_2").exists()
+
+
+def test_runs_are_deterministic_and_the_replay_notices_changed_code(tmp_path, capsys):
+    run_experiment(_tiny(), "mnist", root=tmp_path, log=lambda line: None)
+    again = tmp_path / "again"
+    run_experiment(_tiny(), "mnist", root=again, log=lambda line: None)
+    first = Results.load(_tiny(), "mnist", tmp_path)
+    second = Results.load(_tiny(), "mnist", again)
+    a, b = first.arm(1, "wide"), second.arm(1, "wide")
+    a["history"].pop("seconds"), b["history"].pop("seconds")   # the clock is not the code's
+    assert a == b                                               # every other stored number
+    assert check_experiment(_tiny(), "mnist", tmp_path, log=lambda line: None)
+    agrees, line = replay(first)
+    assert agrees and "largest relative difference 0.0e+00" in line
+
+    def changed_code(config, arm, seed, ctx):   # same config, different training
+        faster = dataclasses.replace(config, schedule=dataclasses.replace(config.schedule,
+                                                                          lr=0.06))
+        return _tiny_run(faster, arm, seed, ctx)
+
+    edited = dataclasses.replace(_tiny(), run_arm=changed_code)
+    agrees, line = replay(Results.load(edited, "mnist", tmp_path))
+    assert not agrees and "differs" in line
