@@ -34,6 +34,24 @@ solutions: $(STAMP)             ## executed solution notebooks into exercises/so
 verify: $(STAMP)                ## source full marks, release zero, every mutant loses points
 	$(BIN)/cnncourse verify --workers 2
 
+# The course lab (cnncourse/lab, results/): every experiment whose results are missing or
+# stale, in two processes of one torch thread each (the long degradation run in one, the
+# rest in the other; the README lists each one's time), then the check. A stopped run resumes
+# where it stopped; `make lab-again` deletes results/ first and re-runs everything.
+LAB_REST := relu_tanh_sweep relu_tanh dropout batchnorm label_smoothing classic_sweep classic \
+            feature_reuse transfer_source transfer
+.PHONY: lab lab-again lab-degradation lab-rest
+lab: $(STAMP)                   ## run the course lab's missing experiments (hours), then check
+	$(MAKE) -j2 lab-degradation lab-rest
+	$(BIN)/cnncourse lab check
+
+lab-degradation lab-rest: $(STAMP)
+	$(BIN)/cnncourse lab run $(if $(filter lab-degradation,$@),degradation,$(LAB_REST))
+
+lab-again: $(STAMP)             ## delete results/ and re-run the whole lab
+	rm -rf results
+	$(MAKE) lab
+
 serve: book                     ## open the built book on http://localhost:8000
 	$(BIN)/python -m http.server --directory _build/html 8000
 
