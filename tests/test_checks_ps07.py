@@ -7,18 +7,36 @@ test_problem_sets.py.
 
 from __future__ import annotations
 
+import ast
+import random
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
 
+from cnncourse import analysis
 from cnncourse.analysis import layer_table
 from cnncourse.checks import ps07
-from cnncourse.models.convnext import global_response_norm
-from cnncourse.models.efficientnet import MBConv, compound_flops_factor, compound_multipliers
+from cnncourse.checks._core import hidden_draws
+from cnncourse.grading.view import stub_source
+from cnncourse.models.convnext import ConvNeXtBlock, global_response_norm
+from cnncourse.models.efficientnet import (
+    EfficientNet,
+    MBConv,
+    compound_flops_factor,
+    compound_multipliers,
+)
 from cnncourse.nas import Controller, SearchSpace, reinforce_gradient
+from cnncourse.probe import tools
 from tests.problem_sets import solutions
 
 ASSIGNMENT = "ps07_modern"
+
+
+def draws(count: int = 20) -> list[random.Random]:
+    """Fresh draws of the hidden cases, as the grader makes them (one per grade id)."""
+    return [random.Random(seed) for seed in range(count)]
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +74,45 @@ def test_count_macs_agrees_with_the_layer_table_also_on_meta():
     assert ps07.count_macs(on_meta, 20) == measured
 
 
+def test_the_sandboxs_count_is_the_analysis_count():
+    # the notebook's count_macs lives with the probe (the sandbox holds no cnncourse.analysis)
+    assert ps07.count_macs is tools.count_macs
+    with torch.device("meta"):
+        models = [_small_net(), EfficientNet(width=0.5, depth=0.5), ConvNeXtBlock(8)]
+    for model, resolution in zip(models, (20, 64, 9), strict=True):
+        in_channels = 8 if isinstance(model, ConvNeXtBlock) else 3
+        assert tools.count_macs(model, resolution, in_channels) == analysis.count_macs(
+            model, resolution, in_channels)
+
+
+def test_the_skeleton_costs_what_efficientnet_costs():
+    # so a ratio measured on the skeleton is EfficientNet's: the lesson of Part 2 holds
+    d1, w1, r1 = (round(m, 4) for m in compound_multipliers(1))
+    phi = ps07.macs_hidden(random.Random(0))[0]
+    d, w, r = (round(m, 4) for m in compound_multipliers(phi))
+    for width, depth, resolution in ((1.0, 1.0, 224), (w1, d1, round(224 * r1)),
+                                     (d1, w1, 224), (w, d, round(224 * r))):
+        with torch.device("meta"):
+            skeleton = tools.efficientnet_skeleton(width=width, depth=depth)
+        assert tools.count_macs(skeleton, resolution) == ps07.reference_macs(
+            width, depth, resolution), (width, depth, resolution)
+
+
+def test_the_tools_cross_into_the_sandbox():
+    # the sandbox's stand-in for ps07 imports them from the probe, which holds only
+    # the standard library, torch and numpy
+    stub = stub_source("cnncourse.checks.ps07")
+    for name in ps07.TOOLS:
+        assert f"from cnncourse.probe.tools import {name}" in stub
+    tree = ast.parse(Path(tools.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported <= {"__future__", "math", "torch", "numpy", "collections", "typing",
+                        "dataclasses", "functools", "itertools"}
+
+
 def test_measured_cost_exceeds_the_rule_because_layer_counts_round_up():
     # the rule predicts 1.92 at phi = 1; rounding 1.2 x (1, 2, 2, 3, 3, 4, 1) layers UP adds
     # a block to almost every stage, so the real network costs more
@@ -69,18 +126,80 @@ def test_measured_cost_exceeds_the_rule_because_layer_counts_round_up():
 
 
 def test_mbconv_cases_cover_the_shortcut_and_the_missing_expansion():
-    cases = ps07.MBCONV_CASES + ps07.MBCONV_HIDDEN
-    rules = {MBConv(c_in, c_out, k, s, t).use_residual for c_in, c_out, k, s, t, _ in cases}
+    rules = {MBConv(c_in, c_out, k, s, t).use_residual
+             for c_in, c_out, k, s, t, _ in ps07.MBCONV_CASES}
     assert rules == {True, False}
-    assert any(t == 1 for *_, t, _ in cases)
-    assert any(s == 2 and c_in == c_out for c_in, c_out, _, s, _, _ in cases)
+    for rng in draws():
+        cases = ps07.mbconv_hidden(rng)
+        assert any(t == 1 for *_, t, _ in cases)
+        assert any(s == 2 and c_in == c_out for c_in, c_out, _, s, _, _ in cases)
+        assert any(s == 1 and c_in != c_out for c_in, c_out, _, s, _, _ in cases)
+        assert any(s == 1 and c_in == c_out for c_in, c_out, _, s, _, _ in cases)
 
 
 def test_convnext_inputs_are_never_square_in_channels():
     # nn.LayerNorm(C) on an un-permuted (N, C, H, W) tensor only runs when W == C: every
     # case must make that mistake fail loudly
-    for c, _, shape in ps07.CONVNEXT_CASES + ps07.CONVNEXT_HIDDEN:
+    drawn = [case for rng in draws() for case in ps07.convnext_hidden(rng)]
+    for c, _, shape in ps07.CONVNEXT_CASES + drawn:
         assert shape[1] == c and shape[-1] != c
+
+
+def test_hidden_draws_keep_their_promises():
+    for rng in draws():
+        scaling = ps07.scaling_hidden(rng)
+        assert any(phi == 0 for phi, _ in scaling) and any(c is None for _, c in scaling)
+        assert all(len(set(c)) == 3 for _, c in scaling if c is not None)
+        phis = ps07.macs_hidden(rng)
+        assert all(0.3 <= phi <= 2.5 and phi != 1 for phi in phis)
+        convnext = ps07.convnext_hidden(rng)
+        assert any(scale == 1e-6 for _, scale, _ in convnext)
+        assert any(shape[2] != shape[3] for *_, shape in convnext)
+        grn = ps07.grn_hidden(rng)
+        assert any(h == w == 1 for _, h, w, _ in grn) and any(h != w for _, h, w, _ in grn)
+        reinforce = ps07.reinforce_hidden(rng)
+        assert any(m == 1 for _, m, _, _ in reinforce)
+        assert any(space.layers == 3 for space, *_ in reinforce)
+        assert all(baseline != 0 for *_, baseline in reinforce)
+
+
+def test_hidden_draws_are_valid():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: far faster while other jobs load the cores
+    try:
+        for rng in draws():
+            for c_in, c_out, k, s, t, size in ps07.mbconv_hidden(rng):
+                out = MBConv(c_in, c_out, k, s, t).eval()(torch.zeros(1, c_in, size, size))
+                assert out.shape[1] == c_out
+            for c, scale, shape in ps07.convnext_hidden(rng):
+                assert ConvNeXtBlock(c, layer_scale=scale)(torch.zeros(shape)).shape == shape
+            for shape in ps07.grn_hidden(rng):
+                c = shape[-1]
+                assert global_response_norm(torch.ones(shape), torch.ones(c),
+                                            torch.zeros(c)).shape == shape
+            for space, m, lr, _ in ps07.reinforce_hidden(rng):
+                assert m >= 1 and lr > 0 and len(Controller(space).logits) == 3 * space.layers
+            for phi, coefficients in ps07.scaling_hidden(rng):
+                assert phi >= 0 and all(c > 1 for c in coefficients or ps07.PAPER)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_the_answers_pass_every_draw(answers, capsys):
+    # the checks whose tolerances a draw could defeat (a small learning rate once did:
+    # the judge reads the step back as (old - new) / lr, in float32), under 20 draws
+    for seed in range(20):
+        with hidden_draws(seed):
+            ps07.check_grn(answers["grn"], hidden=True)
+            ps07.check_reinforce_update(answers["reinforce_update"], hidden=True)
+    assert len(capsys.readouterr().out.splitlines()) == 40
+
+
+def test_hidden_draws_depend_on_the_seed_only():
+    for draw in (ps07.scaling_hidden, ps07.macs_hidden, ps07.mbconv_hidden,
+                 ps07.convnext_hidden, ps07.grn_hidden, ps07.reinforce_hidden):
+        assert draw(random.Random(7)) == draw(random.Random(7))
+    assert ps07.mbconv_hidden(random.Random(7)) != ps07.mbconv_hidden(random.Random(8))
 
 
 def test_refuses_the_reference():

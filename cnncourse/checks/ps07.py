@@ -9,8 +9,14 @@ the order they were registered, functions on the same inputs. Batch norms run in
 with their initial statistics. Each checker raises ``AssertionError`` on the first wrong case,
 with a hint naming the mistake when it is a known one, and prints one line on success.
 
-``count_macs`` is not a checker but a tool the notebook uses: MACs counted by torch's
-``FlopCounterMode`` on a model built on the meta device, so nothing is computed.
+The student's objects stay with the probe (``cnncourse.probe``); what is compared here is
+what it sends back. ``hidden=True`` adds cases drawn from the distributions below (the
+grader draws them from the course's secret).
+
+``count_macs`` and ``efficientnet_skeleton`` are not checkers but tools the notebook uses
+(``TOOLS``, from ``cnncourse.probe.tools``, so the grading sandbox has them too): MACs
+counted by torch's ``FlopCounterMode`` on a model built on the meta device, so nothing is
+computed, and EfficientNet's multiplying layers to count them on.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,23 +32,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnncourse.analysis import count_macs
 from cnncourse.checks._core import (
     Call,
     Guard,
-    check_callable,
+    Layer,
+    answer_of,
     check_close,
     check_int,
+    check_module,
     check_shape,
     check_type,
     checker,
     diagnose,
     fail,
     generator,
+    hidden_rng,
+    layers_of,
+    parameter_count,
     randn,
-    reference_objects,
-    refuse_reference,
     report_success,
+    seed_from,
+    value_of,
 )
 from cnncourse.models.convnext import ConvNeXtBlock, global_response_norm
 from cnncourse.models.efficientnet import (
@@ -53,37 +64,35 @@ from cnncourse.models.efficientnet import (
 from cnncourse.nas.controller import Controller
 from cnncourse.nas.reinforce import reinforce_gradient
 from cnncourse.nas.space import SearchSpace
+from cnncourse.probe.client import Remote
+from cnncourse.probe.tools import count_macs, efficientnet_skeleton
 
-REFERENCES = reference_objects("cnncourse.models.efficientnet", "cnncourse.models.convnext",
-                               "cnncourse.nas.controller", "cnncourse.nas.reinforce")
+REFERENCES = ("cnncourse.models.efficientnet", "cnncourse.models.convnext",
+              "cnncourse.nas.controller", "cnncourse.nas.reinforce")
+
+TOOLS = ("count_macs", "efficientnet_skeleton")  # the setup cell imports them from here
 
 BASE_RESOLUTION = 224
 
 
 # =========================================================================== tools and helpers
 def _warm_up() -> None:
-    """Count a small EfficientNet once, on import. The first forward pass on the meta device
-    imports a large part of torch (its decompositions, ``torch._dynamo``, which rebinds
-    ``torch.manual_seed``): done here, in the notebook's setup cell, it costs its second once
-    and never happens during a student's cell, where the autograder would see torch change."""
+    """Count a small network once, on import. The first count imports a large part of torch
+    (its decompositions, ``torch._dynamo``, which rebinds ``torch.manual_seed``): done here,
+    in the notebook's setup cell, it costs its second once and never happens during a
+    student's cell, where the autograder would see torch change."""
     with torch.device("meta"):
-        model = EfficientNet(num_classes=2)
+        model = efficientnet_skeleton(width=0.25, depth=0.25, num_classes=2)
     count_macs(model, 32)
 
 
 _warm_up()
 
 
-def _start(student: Any, name: str) -> None:
-    check_callable(student, name)
-    refuse_reference(student, name, REFERENCES)
-
-
-def _build(guard: Guard, call: Call) -> nn.Module:
-    module = guard.call(call)
-    check_type(module, nn.Module, call, "the result", hint="build an nn.Module.")
-    refuse_reference(type(module), call.name, REFERENCES)
-    return module
+def _build(guard: Guard, call: Call) -> Remote:
+    """The student's module, built by the probe (a handle), of the student's own class."""
+    return check_module(guard.call(call), call, hint="build an nn.Module.",
+                        references=REFERENCES)
 
 
 def _params(module: nn.Module) -> int:
@@ -109,28 +118,44 @@ def _randomise(reference: nn.Module, seed: int) -> None:
                 p.copy_(0.2 * noise)
 
 
-def _copy_params(student: nn.Module, reference: nn.Module, call: Call, hint: str) -> None:
+def _path(layer: Layer, name: str) -> str:
+    return f"{layer.name}.{name}" if layer.name else name
+
+
+def _copy_params(student: Remote, reference: nn.Module, call: Call, hint: str) -> None:
     """Give the student's module the reference's parameters, in registration order; a 1x1
     convolution may stand where the reference has a Linear layer and vice versa."""
     ours = list(reference.parameters())
-    theirs = list(student.parameters())
+    theirs = [(_path(layer, name), shape) for layer in layers_of(student)
+              for name, shape, _ in layer.params]
     want = [_squeezed(p.shape) for p in ours]
-    got = [_squeezed(p.shape) for p in theirs]
+    got = [_squeezed(shape) for _, shape in theirs]
     if want != got:
         fail(call, f"expected parameters of shapes {want} (in the order they are registered, "
                    f"size-1 dimensions left out), got {got}.", hint)
-    with torch.no_grad():
-        for mine, yours in zip(ours, theirs, strict=True):
-            yours.copy_(mine.reshape(yours.shape))
+    value_of(student.assign({path: mine.detach().reshape(shape).clone()
+                             for mine, (path, shape) in zip(ours, theirs, strict=True)}),
+             call, hint)
 
 
-def _run(module: nn.Module, x: torch.Tensor, call: Call, hint: str) -> torch.Tensor:
-    with torch.no_grad():
-        try:
-            return module.eval()(x.clone())
-        except Exception as exc:  # noqa: BLE001 - the student's module failed to run
-            fail(call, f"running the module on x {tuple(x.shape)} raised "
-                       f"{type(exc).__name__}: {exc}.", hint)
+def _run(guard: Guard, module: Remote, x: torch.Tensor, call: Call, hint: str) -> Any:
+    """The module's output on ``x`` in eval mode, run by the probe."""
+    answer = module.forward(x, train=False, guard=guard.spec)
+    if "raised" in answer:
+        raised = answer["raised"] if isinstance(answer["raised"], dict) else {}
+        fail(call, f"running the module on x {tuple(x.shape)} raised "
+                   f"{str(raised.get('type', 'an error'))[:80]}: "
+                   f"{str(raised.get('message', ''))[:1500]}.", hint)
+    out = guard.result(call, answer)
+    return out.get("out") if isinstance(out, dict) else None
+
+
+def _parameters(module: Remote) -> list[torch.Tensor]:
+    """The module's parameters as the probe sends them (copies, in registration order)."""
+    values = module.call(method="parameters").get("ok")
+    if not isinstance(values, list):  # the student's parameters() raised or returned oddly
+        return []
+    return [p for p in values if isinstance(p, torch.Tensor)]
 
 
 def _number(got: Any, call: Call | str, what: str) -> float:
@@ -166,8 +191,19 @@ class _ShownCall(Call):
 PAPER = (1.2, 1.1, 1.15)
 SCALING_CASES: list[tuple[float, tuple[float, float, float] | None]] = [  # phi, coefficients
     (1, None), (2, PAPER)]
-SCALING_HIDDEN: list[tuple[float, tuple[float, float, float] | None]] = [
-    (0, PAPER), (3.5, (1.3, 1.2, 1.1)), (7, None), (1, (1.1, 1.25, 1.05)), (0.5, (2.0, 1.0, 1.0))]
+
+
+def scaling_hidden(rng: random.Random) -> list[tuple[float, tuple[float, float, float] | None]]:
+    """Five hidden cases: phi = 0 (every multiplier 1), a large phi with the paper's
+    coefficients as defaults, a phi below 1, and two more; coefficients drawn distinct, so
+    that swapping two of them shows."""
+    def coefficients() -> tuple[float, float, float]:
+        return tuple(round(v, 2) for v in rng.sample([1.0 + i / 100 for i in range(1, 61)], 3))
+
+    return [(0, coefficients()), (rng.randint(4, 8), None),
+            (round(rng.uniform(0.1, 0.9), 2), coefficients()),
+            (round(rng.uniform(1.1, 4.0), 1), coefficients()),
+            (rng.choice((2, 3)), rng.choice((None, coefficients())))]
 
 
 def _as_vector(values: Any) -> torch.Tensor | None:
@@ -229,21 +265,25 @@ def _factor_case(guard: Guard, phi: float,
 def check_compound_scaling(multipliers_fn: Any, factor_fn: Any, hidden: bool = False) -> None:
     """``compound_multipliers(phi, alpha, beta, gamma) -> (d, w, r)`` and
     ``flops_factor(phi, alpha, beta, gamma) -> float``."""
-    _start(multipliers_fn, "compound_multipliers")
-    _start(factor_fn, "flops_factor")
-    cases = SCALING_CASES + (SCALING_HIDDEN if hidden else [])
+    multipliers = Guard(answer_of(multipliers_fn, "compound_multipliers", REFERENCES),
+                        "compound_multipliers", references=REFERENCES)
+    factor = Guard(answer_of(factor_fn, "flops_factor", REFERENCES), "flops_factor",
+                   references=REFERENCES)
+    cases = SCALING_CASES + (scaling_hidden(hidden_rng()) if hidden else [])
     for phi, coefficients in cases:
-        with Guard(multipliers_fn, "compound_multipliers", references=REFERENCES) as guard:
-            _multipliers_case(guard, phi, coefficients)
-        with Guard(factor_fn, "flops_factor", references=REFERENCES) as guard:
-            _factor_case(guard, phi, coefficients)
+        _multipliers_case(multipliers, phi, coefficients)
+        _factor_case(factor, phi, coefficients)
     report_success("compound_scaling", len(cases), hidden)
 
 
 # =========================================================================== 2. measured ratio
 # Each case counts two networks of the student's and one of ours: a tenth of a second each.
 MACS_CASES: list[float] = [1.0]
-MACS_HIDDEN: list[float] = [2.0]
+
+
+def macs_hidden(rng: random.Random) -> list[float]:
+    """One hidden phi between 0.3 and 2.5 (not 1: the visible case)."""
+    return [rng.choice([phi / 100 for phi in range(30, 251) if phi != 100])]
 
 
 @functools.lru_cache(maxsize=32)
@@ -269,7 +309,7 @@ def _macs_case(guard: Guard, phi: float) -> None:
     got = _number(guard.call(call), call, "the MACs ratio")
     _check_number(got, reference_macs_ratio(d, w, r), call, "the MACs ratio", rel=1e-4,
                   hint=lambda: diagnose(got, [
-                      ("width and depth are swapped: EfficientNet(width=w, depth=d).",
+                      ("width and depth are swapped: efficientnet_skeleton(width=w, depth=d).",
                        lambda: reference_macs(d, w, res) / base),
                       (f"the scaled network sees round(224 * r) = {res} pixels, not 224.",
                        lambda: reference_macs(w, d, BASE_RESOLUTION) / base),
@@ -280,28 +320,43 @@ def _macs_case(guard: Guard, phi: float) -> None:
                       ("measure the real networks with count_macs: the formula d * w**2 * r**2 "
                        "ignores rounding and the layers that do not scale.",
                        lambda: d * w**2 * r**2),
-                  ], "count_macs(EfficientNet(width=w, depth=d), round(224 * r)) divided by "
-                     "count_macs(EfficientNet(), 224), both built on the meta device."))
+                  ], "count_macs(efficientnet_skeleton(width=w, depth=d), round(224 * r)) "
+                     "divided by count_macs(efficientnet_skeleton(), 224), both built on the "
+                     "meta device."))
 
 
 @checker
 def check_macs_ratio(student_fn: Any, hidden: bool = False) -> None:
-    """``scaled_macs_ratio(d, w, r) -> float``, measured on real EfficientNets."""
+    """``scaled_macs_ratio(d, w, r) -> float``, measured on EfficientNet's layers (the
+    ``efficientnet_skeleton`` tool), against the course's EfficientNet."""
     name = "scaled_macs_ratio"
-    _start(student_fn, name)
-    cases = MACS_CASES + (MACS_HIDDEN if hidden else [])
-    # the answer builds the course's EfficientNet: a tool here, not a forbidden answer
-    with Guard(student_fn, name) as guard:
-        for phi in cases:
-            _macs_case(guard, phi)
+    guard = Guard(answer_of(student_fn, name, REFERENCES), name, references=REFERENCES)
+    cases = MACS_CASES + (macs_hidden(hidden_rng()) if hidden else [])
+    for phi in cases:
+        _macs_case(guard, phi)
     report_success(name, len(cases), hidden)
 
 
 # =========================================================================== 3. MBConv with SE
 MBCONV_CASES: list[tuple[int, int, int, int, int, int]] = [  # in, out, kernel, stride, t, size
     (8, 8, 3, 1, 4, 6), (8, 16, 5, 2, 6, 7)]
-MBCONV_HIDDEN: list[tuple[int, int, int, int, int, int]] = [
-    (16, 16, 5, 1, 1, 5), (4, 6, 3, 1, 3, 5), (12, 12, 3, 2, 6, 6), (3, 3, 3, 1, 2, 4)]
+
+
+def mbconv_hidden(rng: random.Random) -> list[tuple[int, int, int, int, int, int]]:
+    """Four hidden blocks: without expansion (expand = 1), stride 2 with equal channels (no
+    shortcut although the channels match), stride 1 with different channels, and stride 1
+    with equal channels (a shortcut); kernels 3 or 5."""
+    def draw(c_in: int, c_out: int, stride: int, expand: int) -> tuple[int, ...]:
+        return c_in, c_out, rng.choice((3, 5)), stride, expand, rng.randint(3, 8)
+
+    def other(c: int) -> int:
+        return rng.choice([o for o in range(2, 17) if o != c])
+
+    c = [rng.randint(2, 16) for _ in range(4)]
+    return [draw(c[0], rng.choice((c[0], other(c[0]))), 1, 1),
+            draw(c[1], c[1], 2, rng.randint(2, 6)),
+            draw(c[2], other(c[2]), 1, rng.randint(2, 6)),
+            draw(c[3], c[3], 1, rng.randint(2, 6))]
 
 
 def _mbconv_variant(ref: MBConv, x: torch.Tensor, act: Callable = F.silu,
@@ -319,15 +374,17 @@ def _mbconv_variant(ref: MBConv, x: torch.Tensor, act: Callable = F.silu,
     return x + out if ref.use_residual else out
 
 
-def _mbconv_case(guard: Guard, i: int, case: tuple[int, int, int, int, int, int]) -> None:
+def _mbconv_case(guard: Guard, case: tuple[int, int, int, int, int, int],
+                seeds: tuple[int, int]) -> None:
     c_in, c_out, k, s, t, size = case
     call = Call("MBConv", [(None, c_in), (None, c_out), (None, k), (None, s), (None, t)])
     module = _build(guard, call)
     reference = MBConv(c_in, c_out, k, s, t)
-    _randomise(reference, 1000 + 20 * i)
+    _randomise(reference, seeds[0])
     squeeze = reference.se.fc1.out_channels
-    check_int(_params(module), _params(reference), call, "parameters",
-              hint=lambda: diagnose(_params(module), [
+    count = parameter_count(module)
+    check_int(count, _params(reference), call, "parameters",
+              hint=lambda: diagnose(count, [
                   (f"squeeze-and-excitation squeezes to a quarter of the block's INPUT "
                    f"channels, max(1, in_channels // 4) = {squeeze}, not of the expanded ones.",
                    lambda: _params(MBConv(c_in, c_out, k, s, t, se_ratio=0.25 * t))),
@@ -344,9 +401,9 @@ def _mbconv_case(guard: Guard, i: int, case: tuple[int, int, int, int, int, int]
                  "register the layers in the order they run: expansion conv and BN (only "
                  "when expand != 1), depth-wise conv and BN, the SE's two 1x1 convs, "
                  "projection conv and BN.")
-    x = randn((2, c_in, size, size), seed=100 + i)
-    got = _run(module, x, call, "padding k // 2 and the stride on the depth-wise conv; add "
-                                "the input only when the shapes match.")
+    x = randn((2, c_in, size, size), seed=seeds[1])
+    got = _run(guard, module, x, call, "padding k // 2 and the stride on the depth-wise conv; "
+                                       "add the input only when the shapes match.")
     with torch.no_grad():
         expected = reference.eval()(x)
     check_type(got, torch.Tensor, call, "the output")
@@ -377,19 +434,33 @@ def _mbconv_case(guard: Guard, i: int, case: tuple[int, int, int, int, int, int]
 def check_mbconv(student_cls: Any, hidden: bool = False) -> None:
     """``MBConv(in_channels, out_channels, kernel, stride, expand)`` with squeeze-and-excitation."""
     name = "MBConv"
-    _start(student_cls, name)
-    cases = MBCONV_CASES + (MBCONV_HIDDEN if hidden else [])
-    with Guard(student_cls, name, references=REFERENCES) as guard:
-        for i, case in enumerate(cases):
-            _mbconv_case(guard, i, case)
+    guard = Guard(answer_of(student_cls, name, REFERENCES, what="a class"), name,
+                  references=REFERENCES)
+    rng = hidden_rng()
+    cases = MBCONV_CASES + (mbconv_hidden(rng) if hidden else [])
+    # (weights, input): fixed for the visible cases, drawn for the hidden ones
+    seeds = [(1000 + 20 * i, 100 + i) for i in range(len(MBCONV_CASES))] + [
+        (seed_from(rng), seed_from(rng)) for _ in cases[len(MBCONV_CASES):]]
+    for case, case_seeds in zip(cases, seeds, strict=True):
+        _mbconv_case(guard, case, case_seeds)
     report_success(name, len(cases), hidden)
 
 
 # =========================================================================== 4. ConvNeXt block
 CONVNEXT_CASES: list[tuple[int, float, tuple[int, int, int, int]]] = [  # C, layer scale, x
     (8, 1e-6, (2, 8, 6, 5)), (12, 0.5, (1, 12, 7, 7))]
-CONVNEXT_HIDDEN: list[tuple[int, float, tuple[int, int, int, int]]] = [
-    (4, 1e-6, (2, 4, 9, 3)), (16, 0.1, (1, 16, 3, 4)), (6, 1.0, (2, 6, 1, 2))]
+
+
+def convnext_hidden(rng: random.Random) -> list[tuple[int, float, tuple[int, int, int, int]]]:
+    """Three hidden blocks: the paper's layer scale 1e-6, a large one, and any; inputs whose
+    height and width differ from each other and from the channel count (a LayerNorm over
+    the wrong axis must fail loudly)."""
+    def draw(scale: float) -> tuple[int, float, tuple[int, int, int, int]]:
+        c = rng.randint(2, 16)
+        h, w = rng.sample([n for n in range(1, 10) if n != c], 2)
+        return c, scale, (rng.randint(1, 2), c, h, w)
+
+    return [draw(1e-6), draw(rng.choice((0.5, 1.0))), draw(rng.choice((1e-6, 1e-3, 0.1, 1.0)))]
 
 
 def _convnext_variant(ref: ConvNeXtBlock, x: torch.Tensor, norm: str = "channels",
@@ -409,14 +480,16 @@ def _convnext_variant(ref: ConvNeXtBlock, x: torch.Tensor, norm: str = "channels
     return x + out if residual else out
 
 
-def _convnext_case(guard: Guard, i: int,
-                   case: tuple[int, float, tuple[int, int, int, int]]) -> None:
+def _convnext_case(guard: Guard, case: tuple[int, float, tuple[int, int, int, int]],
+                   seeds: tuple[int, int]) -> None:
     c, scale, shape = case
     call = Call("ConvNeXtBlock", [(None, c)], {"layer_scale": scale})
     module = _build(guard, call)
     reference = ConvNeXtBlock(c, layer_scale=scale)
-    check_int(_params(module), _params(reference), call, "parameters",
-              hint=lambda: diagnose(_params(module), [
+    params = _parameters(module)
+    count = sum(p.numel() for p in params)
+    check_int(count, _params(reference), call, "parameters",
+              hint=lambda: diagnose(count, [
                   (f"the layer scale is missing: a learnable factor per channel, "
                    f"nn.Parameter(torch.full(({c},), layer_scale)), multiplies the branch "
                    "before it is added to the input.",
@@ -431,20 +504,20 @@ def _convnext_case(guard: Guard, i: int,
     start = torch.full((c,), scale, dtype=torch.float64)
     if not any(p.numel() == c and torch.allclose(p.detach().double().reshape(-1), start,
                                                  rtol=1e-6, atol=0)
-               for p in module.parameters()):
+               for p in params):
         fail(call, f"expected a layer-scale parameter of {c} values, each starting at "
                    f"layer_scale = {scale}; found none.",
              f"self.gamma = nn.Parameter(torch.full(({c},), layer_scale)): it starts tiny so "
              "that a new block is almost the identity.")
-    _randomise(reference, 2000 + 20 * i)
+    _randomise(reference, seeds[0])
     _copy_params(module, reference, call,
                  "register the layers in the order they run: depth-wise conv, LayerNorm, "
                  "Linear(C, 4C), Linear(4C, C), then the layer scale.")
-    x = randn(shape, seed=200 + i)
-    got = _run(module, x, call, "nn.LayerNorm(channels) normalises the LAST dimension: permute "
-                                "x to (N, H, W, C) after the depth-wise conv, apply the norm "
-                                "and the two Linear layers, and permute back to (N, C, H, W) "
-                                "before adding the input.")
+    x = randn(shape, seed=seeds[1])
+    got = _run(guard, module, x, call,
+               "nn.LayerNorm(channels) normalises the LAST dimension: permute x to (N, H, W, C) "
+               "after the depth-wise conv, apply the norm and the two Linear layers, and "
+               "permute back to (N, C, H, W) before adding the input.")
     with torch.no_grad():
         expected = reference.eval()(x)
     check_type(got, torch.Tensor, call, "the output")
@@ -474,25 +547,37 @@ def check_convnext_block(student_cls: Any, hidden: bool = False) -> None:
     """``ConvNeXtBlock(channels, layer_scale=1e-6)``: depth-wise 7x7, LayerNorm over the
     channels, Linear 4x, GELU, Linear back, layer scale, residual."""
     name = "ConvNeXtBlock"
-    _start(student_cls, name)
-    cases = CONVNEXT_CASES + (CONVNEXT_HIDDEN if hidden else [])
-    with Guard(student_cls, name, references=REFERENCES) as guard:
-        for i, case in enumerate(cases):
-            _convnext_case(guard, i, case)
+    guard = Guard(answer_of(student_cls, name, REFERENCES, what="a class"), name,
+                  references=REFERENCES)
+    rng = hidden_rng()
+    cases = CONVNEXT_CASES + (convnext_hidden(rng) if hidden else [])
+    # (weights, input): fixed for the visible cases, drawn for the hidden ones
+    seeds = [(2000 + 20 * i, 200 + i) for i in range(len(CONVNEXT_CASES))] + [
+        (seed_from(rng), seed_from(rng)) for _ in cases[len(CONVNEXT_CASES):]]
+    for case, case_seeds in zip(cases, seeds, strict=True):
+        _convnext_case(guard, case, case_seeds)
     report_success(name, len(cases), hidden)
 
 
 # =========================================================================== 5. GRN
 GRN_CASES: list[tuple[int, int, int, int]] = [(2, 4, 5, 6), (1, 3, 3, 8)]  # (N, H, W, C)
-GRN_HIDDEN: list[tuple[int, int, int, int]] = [(3, 7, 2, 5), (2, 1, 1, 4), (1, 6, 6, 3)]
 
 
-def _grn_case(guard: Guard, i: int, shape: tuple[int, int, int, int],
+def grn_hidden(rng: random.Random) -> list[tuple[int, int, int, int]]:
+    """Three hidden tensors (N, H, W, C): one position only (H = W = 1), H and W different,
+    and any."""
+    h, w = rng.sample(range(1, 8), 2)
+    return [(rng.randint(1, 3), 1, 1, rng.randint(2, 8)),
+            (rng.randint(1, 3), h, w, rng.randint(2, 8)),
+            (rng.randint(1, 3), rng.randint(1, 7), rng.randint(1, 7), rng.randint(2, 8))]
+
+
+def _grn_case(guard: Guard, shape: tuple[int, int, int, int], seeds: tuple[int, int, int],
               eps: float = 1e-6) -> None:
     c = shape[-1]
-    x = randn(shape, seed=300 + i)
-    gamma = randn((c,), seed=310 + i)
-    beta = 0.5 * randn((c,), seed=320 + i)
+    x = randn(shape, seed=seeds[0])
+    gamma = randn((c,), seed=seeds[1])
+    beta = 0.5 * randn((c,), seed=seeds[2])
     call = Call("grn", [("x", x), ("gamma", gamma), ("beta", beta)])
     got = guard.call(call)
     expected = global_response_norm(x, gamma, beta, eps)
@@ -528,11 +613,14 @@ def _grn_case(guard: Guard, i: int, shape: tuple[int, int, int, int],
 def check_grn(student_fn: Any, hidden: bool = False) -> None:
     """``grn(x, gamma, beta, eps=1e-6)`` on a channels-last (N, H, W, C) tensor."""
     name = "grn"
-    _start(student_fn, name)
-    cases = GRN_CASES + (GRN_HIDDEN if hidden else [])
-    with Guard(student_fn, name, references=REFERENCES) as guard:
-        for i, shape in enumerate(cases):
-            _grn_case(guard, i, shape)
+    guard = Guard(answer_of(student_fn, name, REFERENCES), name, references=REFERENCES)
+    rng = hidden_rng()
+    cases = GRN_CASES + (grn_hidden(rng) if hidden else [])
+    # (x, gamma, beta): fixed for the visible cases, drawn for the hidden ones
+    seeds = [(300 + i, 310 + i, 320 + i) for i in range(len(GRN_CASES))] + [
+        (seed_from(rng), seed_from(rng), seed_from(rng)) for _ in cases[len(GRN_CASES):]]
+    for shape, case_seeds in zip(cases, seeds, strict=True):
+        _grn_case(guard, shape, case_seeds)
     report_success(name, len(cases), hidden)
 
 
@@ -540,10 +628,25 @@ def check_grn(student_fn: Any, hidden: bool = False) -> None:
 # (space, architectures in the batch, learning rate, baseline)
 REINFORCE_CASES: list[tuple[SearchSpace, int, float, float]] = [
     (SearchSpace(layers=1), 3, 0.1, 0.5), (SearchSpace(layers=2), 4, 0.5, 0.3)]
-REINFORCE_HIDDEN: list[tuple[SearchSpace, int, float, float]] = [
-    (SearchSpace(layers=1, kernels=(3, 5), channels=(8, 16, 32, 64)), 1, 1.0, 0.2),
-    (SearchSpace(layers=3), 6, 0.05, 0.7),
-    (SearchSpace(layers=2, kernels=(1, 3, 5, 7)), 5, 0.2, -0.4)]
+
+
+def reinforce_hidden(rng: random.Random) -> list[tuple[SearchSpace, int, float, float]]:
+    """Three hidden updates: a batch of one architecture, a three-layer space, and any;
+    option lists of 2 to 4 values per decision, a baseline never 0 (so leaving it out
+    shows)."""
+    def space(layers: int) -> SearchSpace:
+        kernels = tuple(sorted(rng.sample((1, 3, 5, 7), rng.randint(2, 4))))
+        channels = tuple(sorted(rng.sample((4, 8, 16, 32, 64), rng.randint(2, 4))))
+        return SearchSpace(layers=layers, kernels=kernels, channels=channels)
+
+    def draw(layers: int, m: int) -> tuple[SearchSpace, int, float, float]:
+        # not smaller: the judge reads the step back as (old - new) / lr, in float32
+        lr = rng.choice((0.1, 0.2, 0.5, 1.0))
+        baseline = rng.choice([b / 10 for b in range(-5, 11) if b])
+        return space(layers), m, lr, baseline
+
+    return [draw(rng.randint(1, 3), 1), draw(3, rng.randint(2, 6)),
+            draw(rng.randint(1, 3), rng.randint(2, 6))]
 
 
 def _controller(space: SearchSpace, seed: int) -> Controller:
@@ -571,11 +674,12 @@ def _gradient_variant(logits: list[torch.Tensor], archs: list[tuple[int, ...]],
                           strict=True)])
 
 
-def _reinforce_case(guard: Guard, i: int, case: tuple[SearchSpace, int, float, float]) -> None:
+def _reinforce_case(guard: Guard, case: tuple[SearchSpace, int, float, float],
+                    seeds: tuple[int, int]) -> None:
     name = "reinforce_update"
     space, m, lr, baseline = case
-    controller = _controller(space, seed=400 + 20 * i)
-    sampler = generator(500 + i)
+    controller = _controller(space, seed=seeds[0])
+    sampler = generator(seeds[1])
     archs = [controller.sample(sampler) for _ in range(m)]
     rewards = [round(float(v), 3) for v in torch.rand(m, generator=sampler)]
     logits = [p.detach().clone() for p in controller.logits]
@@ -621,11 +725,15 @@ def check_reinforce_update(student_fn: Any, hidden: bool = False) -> None:
     """``reinforce_update(logits, archs, rewards, baseline, lr) -> new logits``: one gradient
     step on -(1/m) sum_i (R_i - b) log pi(a_i)."""
     name = "reinforce_update"
-    _start(student_fn, name)
-    cases = REINFORCE_CASES + (REINFORCE_HIDDEN if hidden else [])
-    with Guard(student_fn, name, references=REFERENCES) as guard:
-        for i, case in enumerate(cases):
-            _reinforce_case(guard, i, case)
+    guard = Guard(answer_of(student_fn, name, REFERENCES), name, references=REFERENCES)
+    rng = hidden_rng()
+    cases = REINFORCE_CASES + (reinforce_hidden(rng) if hidden else [])
+    # (controller's logits, sampled architectures and rewards): fixed for the visible cases,
+    # drawn for the hidden ones
+    seeds = [(400 + 20 * i, 500 + i) for i in range(len(REINFORCE_CASES))] + [
+        (seed_from(rng), seed_from(rng)) for _ in cases[len(REINFORCE_CASES):]]
+    for case, case_seeds in zip(cases, seeds, strict=True):
+        _reinforce_case(guard, case, case_seeds)
     report_success(name, len(cases), hidden)
 
 

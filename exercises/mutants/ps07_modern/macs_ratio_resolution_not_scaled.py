@@ -5,6 +5,6 @@
 def scaled_macs_ratio(d, w, r):
     """MACs of B0 scaled by depth d and width w at round(224 * r) pixels, over B0's at 224."""
     with torch.device("meta"):
-        base = EfficientNet()
-        scaled = EfficientNet(width=w, depth=d)
+        base = efficientnet_skeleton()
+        scaled = efficientnet_skeleton(width=w, depth=d)
     return count_macs(scaled, 224) / count_macs(base, 224)

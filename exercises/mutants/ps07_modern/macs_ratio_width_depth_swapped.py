@@ -5,6 +5,6 @@
 def scaled_macs_ratio(d, w, r):
     """MACs of B0 scaled by depth d and width w at round(224 * r) pixels, over B0's at 224."""
     with torch.device("meta"):
-        base = EfficientNet()
-        scaled = EfficientNet(width=d, depth=w)
+        base = efficientnet_skeleton()
+        scaled = efficientnet_skeleton(width=d, depth=w)
     return count_macs(scaled, round(224 * r)) / count_macs(base, 224)
