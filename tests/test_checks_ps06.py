@@ -16,6 +16,7 @@ from torch import nn
 
 from cnncourse.analysis import layer_table
 from cnncourse.checks import ps06
+from cnncourse.checks._core import hidden_draws
 from cnncourse.models.densenet import DenseBlock
 from cnncourse.models.mobilenet import DepthwiseSeparableConv, InvertedResidual
 from cnncourse.models.shufflenet import channel_shuffle
@@ -126,6 +127,16 @@ def test_hidden_draws_are_valid(one_thread):
             assert out.shape[1] == c_out
         for shape, groups in ps06.shuffle_hidden(rng):
             assert channel_shuffle(torch.zeros(shape), groups).shape == shape
+
+
+def test_the_answers_pass_every_draw(answers, capsys):
+    # the one function check compared with a tolerance (the others are exact), under 20
+    # draws: a draw the reference's own answer fails would cost a right answer
+    for seed in range(20):
+        with hidden_draws(seed):
+            ps06.check_dense_block(answers["dense_block_channels"], answers["dense_block"],
+                                   hidden=True)
+    assert len(capsys.readouterr().out.splitlines()) == 20
 
 
 def test_hidden_draws_depend_on_the_seed_only():
