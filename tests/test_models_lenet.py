@@ -121,6 +121,18 @@ def test_scaled_tanh_maps_plus_minus_one_to_itself():
     assert abs(float(f(torch.tensor(100.0))) - 1.7159) < 1e-6
 
 
+def test_scaled_tanh_gain_peaks_at_zero_and_curvature_near_plus_minus_one():
+    # As its docstring says (and the paper's appendix A): f' is largest at 0, |f''| near +-1.
+    f = ScaledTanh()
+    x = torch.linspace(-3, 3, 6001, dtype=torch.float64, requires_grad=True)
+    (gain,) = torch.autograd.grad(f(x).sum(), x, create_graph=True)
+    (curvature,) = torch.autograd.grad(gain.sum(), x)
+    assert abs(float(x[gain.argmax()])) < 1e-3
+    assert abs(float(gain.max()) - 1.7159 * 2 / 3) < 1e-6
+    peaks = x[curvature.abs() > curvature.abs().max() - 1e-9].detach()
+    assert all(0.95 < abs(float(p)) < 1.02 for p in peaks), peaks
+
+
 def test_rbf_centres_are_ten_distinct_7x12_bitmaps_and_not_trained():
     centres = rbf_centres()
     assert centres.shape == (10, 84)

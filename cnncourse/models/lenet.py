@@ -100,8 +100,11 @@ def rbf_centres(bitmaps: str = RBF_BITMAPS) -> torch.Tensor:
 
 
 class ScaledTanh(nn.Module):
-    """``A tanh(S x)`` with A = 1.7159, S = 2/3 (appendix A): f(1) = 1 and f(-1) = -1, and the
-    gain is largest around the targets +-1 the network is trained towards."""
+    """``A tanh(S x)`` with A = 1.7159, S = 2/3 (appendix A): f(1) = 1 and f(-1) = -1.
+
+    The gain f' is largest at 0 (A S, about 1.14) and stays near 1 over the units' usual
+    range; the curvature |f''| is largest near +-1 (at +-0.99), so the targets +-1 sit where
+    the curve bends most, on its responsive part rather than in the flat tails."""
 
     def __init__(self, amplitude: float = 1.7159, slope: float = 2 / 3) -> None:
         super().__init__()
