@@ -1,5 +1,5 @@
-"""The broken and the tampered corpora (``tests/submissions/corpus.py``) through ``cnncourse
-grade``, each graded as ONE class of the toy assignment (one student per case).
+"""The broken corpus (``tests/submissions/corpus.py``) through ``cnncourse grade``, graded as
+ONE class of the toy assignment (one student per case). Attacks: test_grading_attacks.py.
 
 The broken class is graded twice: the second run must give identical grades. Every case
 must get its score and a reason that says what happened, in grades.csv and in its feedback
@@ -20,7 +20,7 @@ import pytest
 from cnncourse.cli import main
 from cnncourse.grading.course import Course
 from cnncourse.grading.verify import answered_release
-from tests.submissions.corpus import BROKEN, TAMPERED, Case, write_class
+from tests.submissions.corpus import BROKEN, Case, write_class
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "course"
@@ -63,11 +63,6 @@ def broken_class(tmp_path_factory):
     return graded_class(tmp_path_factory.mktemp("broken"), BROKEN, runs=2)
 
 
-@pytest.fixture(scope="module")
-def tampered_class(tmp_path_factory):
-    return graded_class(tmp_path_factory.mktemp("tampered"), TAMPERED)[0]
-
-
 def needs_review(root: Path) -> dict[str, bool]:
     from nbgrader.api import Gradebook
 
@@ -100,7 +95,7 @@ def check_cases(root: Path, cases: list[Case]) -> None:
             problems.append(f"{case.student}: the feedback does not show the score")
         if case.reason and not re.search(case.reason, text.replace("\n", " ")):
             problems.append(f"{case.student}: the feedback does not give the reason")
-        if "HIDDEN TESTS" in text or "(-7, 7)" in text:
+        if "HIDDEN TESTS" in text or "hidden=True" in text:
             problems.append(f"{case.student}: the feedback shows hidden tests")
     review = needs_review(root)
     for case in cases:
@@ -134,9 +129,3 @@ def test_broken_submissions_leave_the_course_tidy(broken_class):
     huge = root / "autograded" / "huge_output" / "toy" / "toy.ipynb"
     assert huge.stat().st_size < 3_000_000  # 100 MB printed, 1 MB kept
     assert (root / "feedback" / "huge_image" / "toy" / "toy.html").stat().st_size < 3_000_000
-
-
-@pytest.mark.slow
-def test_tampering_never_earns_the_points(tampered_class):
-    check_cases(tampered_class, TAMPERED)
-    assert not list(tampered_class.parent.rglob("escaped.txt"))

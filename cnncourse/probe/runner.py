@@ -41,7 +41,7 @@ IMAGE_LIMIT = 2_000_000  # bytes of one image
 GRACE_S = 5.0
 
 
-class CellTimeout(BaseException):
+class CellTimeoutError(BaseException):
     """A cell ran out of time (a BaseException: ``except Exception`` does not swallow it)."""
 
 
@@ -55,6 +55,8 @@ class Recorder:
         self.cut = False
 
     def _room(self, size: int) -> bool:
+        if self.cut:  # once cut, the rest is dropped (small writes after a large one too)
+            return False
         if self.size + size > OUTPUT_LIMIT:
             if not self.cut:
                 self.cut = True
@@ -77,6 +79,11 @@ class Recorder:
             self.outputs.append({"output_type": "stream", "name": name, "text": text})
 
     def rich(self, kind: str, data: dict) -> None:
+        size = sum(len(v) for v in data.values() if isinstance(v, str | bytes)) \
+            if isinstance(data, dict) else 0
+        if size > OUTPUT_LIMIT - self.size:  # an image too large: cut, and said so
+            self._room(size)
+            return
         kept = inert(data)
         if kept and self._room(sum(len(v) for v in kept.values())):
             output = {"output_type": kind, "data": kept, "metadata": {}}
@@ -142,6 +149,7 @@ class Notebook:
 
         self.cell_timeout = cell_timeout
         self.recorder = Recorder()
+        self.timeout_message = _describe(CellTimeoutError(), cell_timeout)
         notebook = self
 
         class Publisher(DisplayPublisher):
@@ -172,6 +180,9 @@ class Notebook:
         text = "".join(str(x) for x in (evalue,))
         self.recorder.error(getattr(etype, "__name__", "Error"), text, [str(s) for s in stb])
 
+    def _alarm(self, signum: int, frame: Any) -> None:
+        raise CellTimeoutError(self.timeout_message)
+
     def run(self, source: str) -> dict:
         """Run one cell; its outputs and, if it failed, the error's name and message."""
         self.recorder = Recorder()
@@ -179,12 +190,12 @@ class Notebook:
         sys.stderr = _Stream(lambda: self.recorder, "stderr")
         sys.displayhook = self.shell.displayhook
         started = time.monotonic()
-        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.signal(signal.SIGALRM, self._alarm)
         signal.setitimer(signal.ITIMER_REAL, self.cell_timeout)
         try:
             result = self.shell.run_cell(source, store_history=False, silent=False)
             error = result.error_in_exec or result.error_before_exec
-        except CellTimeout as raised:  # the alarm rang outside the cell's own code
+        except CellTimeoutError as raised:  # the alarm rang outside the cell's own code
             error = raised
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -192,19 +203,15 @@ class Notebook:
         if error is not None:
             described = {"ename": type(error).__name__, "evalue": _describe(error,
                                                                              self.cell_timeout)}
-            if isinstance(error, CellTimeout) and not any(
+            if isinstance(error, CellTimeoutError) and not any(
                     o["output_type"] == "error" for o in self.recorder.outputs):
                 self.recorder.error("CellTimeoutError", described["evalue"], [])
         return {"outputs": self.recorder.outputs, "error": described,
                 "seconds": round(time.monotonic() - started, 3)}
 
 
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise CellTimeout()
-
-
 def _describe(error: BaseException, cell_timeout: float) -> str:
-    if isinstance(error, CellTimeout):
+    if isinstance(error, CellTimeoutError):
         return (f"this cell ran for more than {cell_timeout:g} s and was stopped. Look for a "
                 "loop that never ends, or for code far slower than it needs to be.")
     try:

@@ -1,4 +1,4 @@
-"""Two corpora of problem submissions for the toy assignment (``tests/fixtures/course``).
+"""A corpus of broken submissions for the toy assignment (``tests/fixtures/course``).
 
 Each case is one student of a class, built from the toy release answered with the
 reference solutions (``full``): what is broken or tampered with, the score it must get
@@ -6,17 +6,13 @@ out of 5 (``add`` is worth 2, ``norm`` 3), and a pattern its reason in ``grades.
 must match (``""``: no reason at all, it is graded like any other answer).
 
 - :data:`BROKEN`: files and notebooks a grader meets in a real class: not JSON, empty,
-  renamed, cells deleted, duplicated or re-created without their metadata, edited tests, a
-  kernel that exits or crashes, ``MemoryError`` and a memory bomb, an endless loop, 100 MB
+  renamed, cells deleted, duplicated or re-created without their metadata, edited tests,
+  code that ends Python or crashes it, ``MemoryError`` and a memory bomb, an endless loop, 100 MB
   of printed output and a huge image, torch warnings, and student ids with dots, plus
   signs, spaces and non-ASCII letters.
-- :data:`TAMPERED`: solution cells that try to change what the tests see (builtins,
-  IPython input transformers, event hooks and exception handlers, redirected output,
-  fake partial credit, behaving differently under nbgrader, reading the gradebook,
-  writing outside the submission, importing the reference, the network). Each must earn
-  nothing for the part it affects, or be flagged for review with a reason.
+Submissions written to cheat are in ``attacks.py``.
 
-``tests/test_grading_corpus.py`` grades each corpus as one class with ``cnncourse grade``.
+``tests/test_grading_corpus.py`` grades the corpus as one class with ``cnncourse grade``.
 """
 
 from __future__ import annotations
@@ -109,8 +105,6 @@ def _text(text: str) -> Callable[[Notebook], str]:
     return lambda nb: text
 
 
-WRONG_ADD = "def add(a, b):\n    return 0\n"
-WRONG_NORM = "def norm(v):\n    return 0.0\n"
 RIGHT_ADD = "def add(a, b):\n    return a + b\n"
 RIGHT_NORM = "def norm(v):\n    return math.sqrt(sum(x * x for x in v))\n"
 
@@ -122,8 +116,8 @@ BROKEN = [
          _text('{"cells": [ {"cell_type": "code",')),
     Case("empty_file", "a file of 0 bytes", 0, r"toy\.ipynb is not valid JSON", _text("")),
     Case("empty_notebook", "a notebook without cells", 0, r"solution cell deleted", _empty),
-    Case("renamed", "saved as toy-Copy1.ipynb", 0, r"rename it to toy\.ipynb", _same,
-         file_name="toy-Copy1.ipynb"),
+    Case("renamed", "saved as toy-Copy1.ipynb", 5, r"graded toy-Copy1\.ipynb as toy\.ipynb",
+         _same, file_name="toy-Copy1.ipynb"),
     Case("deleted_cells", "the add solution and a test cell deleted", 3,
          r"test cell deleted: restored from the release \(norm_test\).*"
          r"solution cell deleted: add_solution", _drop("add_solution", "norm_test")),
@@ -137,15 +131,18 @@ BROKEN = [
          r"locked cell edited: restored from the release \(add_test, norm_test_hidden\)",
          lambda nb: _set("norm_test_hidden", "print('ok')")(_set("add_test", "pass")(nb))),
     Case("ann.lee", "os._exit in the norm self-check (a dot in the student id)", 2,
-         r"kernel died.*parts that passed when re-run on their own count",
+         r"ended Python in cell 10.*the parts after it score 0",
          _self_check("norm", "import os\nos._exit(1)")),
-    Case("segfault", "a segmentation fault in the norm self-check", 2, r"kernel died",
+    Case("segfault", "a segmentation fault in the norm self-check", 2,
+         r"ended Python in cell 10",
          _self_check("norm", "import faulthandler\nfaulthandler._sigsegv()")),
-    Case("bo+carl", "norm raises MemoryError (a plus sign in the student id)", 2, "",
+    Case("bo+carl", "norm raises MemoryError (a plus sign in the student id)", 2,
+         r"ran out of memory: the limit is 4 GB",
          _set("norm_solution", "def norm(v):\n    raise MemoryError('no room')\n")),
     # bytearray pages are only mapped, not filled: the 4 GB limit stops it at once, where
     # b'x' * n would spend seconds writing memory first (a busy grading machine times out)
-    Case("memory_bomb", "norm asks for 256 MB after 256 MB, without end", 2, "",
+    Case("memory_bomb", "norm asks for 256 MB after 256 MB, without end", 2,
+         r"ran out of memory: the limit is 4 GB",
          lambda nb: _self_check("norm", "pass")(_set(
              "norm_solution", "def norm(v):\n    hog = []\n    while True:\n"
                               "        hog.append(bytearray(2**28))\n")(nb))),
@@ -168,64 +165,6 @@ BROKEN = [
     Case("carl jung", "norm forgets the square root (a space in the student id)", 2, "",
          _set("norm_solution", "def norm(v):\n    return sum(x * x for x in v)\n")),
 ]
-
-TAMPERED = [
-    Case("control", "the reference answers", 5, "", _same),
-    Case("patches_builtin", "norm is wrong; builtins.abs made to return 0", 2,
-         r"changed builtins\.abs.*put back", review=True,
-         build=_set("norm_solution", "import builtins\nbuiltins.abs = lambda x: 0\n"
-                    + WRONG_NORM)),
-    Case("input_transformer", "add is wrong; an input transformer empties the tests", 3,
-         r"get_ipython\(\)\.input_transformers_post", review=True,
-         build=_set("add_solution", WRONG_ADD + "get_ipython().input_transformers_post.append("
-                    "lambda lines: ['pass\\n'] if any('assert' in x for x in lines) "
-                    "else lines)\n")),
-    Case("event_hook", "norm is wrong; a post_run_cell hook prints a fake success line", 2,
-         r"get_ipython\(\)\.events", review=True,
-         build=_set("norm_solution", WRONG_NORM + "get_ipython().events.register("
-                    "'post_run_cell', lambda result: print('norm: hidden cases passed'))\n")),
-    Case("exception_handler", "add is wrong; a custom handler swallows AssertionError", 3,
-         r"get_ipython\(\)\.set_custom_exc", review=True,
-         build=_set("add_solution", WRONG_ADD + "get_ipython().set_custom_exc((AssertionError,), "
-                    "lambda shell, etype, value, tb, tb_offset=None: None)\n")),
-    Case("redirects_output", "add is wrong; sys.stdout and sys.stderr redirected", 3,
-         r"redirects sys\.stdout", review=True,
-         build=_set("add_solution", WRONG_ADD + "import io, sys\nsys.stdout = io.StringIO()\n"
-                    "sys.stderr = io.StringIO()\n")),
-    Case("fake_partial_credit", "norm is wrong; every cell made to end with a number", 2,
-         r"get_ipython\(\)\.input_transformers_post", review=True,
-         build=_set("norm_solution", WRONG_NORM + "get_ipython().input_transformers_post.append("
-                    "lambda lines: ['try:\\n'] + ['    ' + l for l in lines] + "
-                    "['\\nexcept BaseException:\\n    pass\\n', '0.5\\n'])\n")),
-    Case("grading_only", "add is wrong; skips every later cell only under nbgrader", 3,
-         r"passed in the notebook but failed when its code was re-run.*add_test", review=True,
-         build=_set("add_solution", WRONG_ADD + "import os\n"
-                    "if os.environ.get('NBGRADER_EXECUTION'):\n"
-                    "    get_ipython().input_transformers_post.append(lambda lines: [])\n")),
-    Case("reads_gradebook", "right answers; reads the gradebook and the source notebook", 5,
-         r"refused while grading: opening .*gradebook\.db", review=True,
-         build=_set("add_solution", RIGHT_ADD + "for p in ('../../gradebook.db', "
-                    "'../../../gradebook.db', '../../source/toy/toy.ipynb', "
-                    "'../../../source/toy/toy.ipynb'):\n"
-                    "    try:\n        open(p, 'rb').read()\n    except OSError:\n        pass\n")),
-    Case("writes_outside", "right answers; writes a file outside its folder", 5,
-         r"refused while grading: .*escaped\.txt \(outside the submission's folder\)",
-         review=True,
-         build=_set("norm_solution", RIGHT_NORM + "for p in ('../../escaped.txt', "
-                    "'../../../../escaped.txt'):\n    try:\n        open(p, 'w').write('x')\n"
-                    "    except OSError:\n        pass\n")),
-    Case("imports_reference", "add imports the course's reference code", 3,
-         r"imports cnncourse\.analysis\.arithmetic, the course's reference code",
-         build=_set("add_solution", "def add(a, b):\n"
-                    "    from cnncourse.analysis.arithmetic import conv_output_size\n"
-                    "    return a + b\n")),
-    Case("network", "right answers; opens a network connection", 5,
-         r"refused while grading: socket", review=True,
-         build=_set("add_solution", RIGHT_ADD + "import socket\ntry:\n"
-                    "    socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
-                    "except OSError:\n    pass\n")),
-]
-
 
 def write_class(root: Path, cases: list[Case], full: Notebook, assignment: str = "toy") -> None:
     """Hand in every case as its student's submission in the course at ``root``."""
