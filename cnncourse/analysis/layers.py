@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from cnncourse.probe.tools import count_macs  # noqa: F401 - one implementation, shared
+
 UNLISTED_PARAMS_LABEL = "(parameters outside the rows)"
 UNLISTED_MACS_LABEL = "(MACs outside leaf modules)"
 
@@ -115,18 +117,6 @@ class LayerTable:
 
 def _md_line(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
-
-
-def count_macs(model: nn.Module, resolution: int, in_channels: int = 3) -> int:
-    """Multiply-accumulates of one forward pass on one ``resolution`` x ``resolution`` image,
-    counted by torch's ``FlopCounterMode`` (which counts a multiply-add as two FLOPs). Unlike
-    :func:`layer_table` this works on a model built under ``with torch.device("meta"):``,
-    where nothing is computed: the way to count networks too large to run."""
-    model = model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.empty(1, in_channels, resolution, resolution, device=device))
-    return counter.get_total_flops() // 2
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

@@ -21,7 +21,8 @@ def count_macs(model: nn.Module, resolution: int, in_channels: int = 3) -> int:
     """Multiply-accumulates of one forward pass on one ``resolution`` x ``resolution`` image,
     counted by torch's ``FlopCounterMode`` (which counts a multiply-add as two FLOPs). Works
     on a model built under ``with torch.device("meta"):``, where nothing is computed: the way
-    to count networks too large to run. (``cnncourse.analysis.count_macs`` counts the same.)
+    to count networks too large to run. ``cnncourse.analysis`` re-exports it: the course's
+    one MAC counter, also inside the sandbox.
     """
     model = model.eval()
     device = next(model.parameters()).device
