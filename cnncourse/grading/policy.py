@@ -75,9 +75,70 @@ def _python(source: str) -> str:
 
 def _parse(cell: Cell) -> ast.Module | None:
     try:
-        return ast.parse(_python(cell.source))
+        tree = ast.parse(_python(cell.source))
     except SyntaxError:
         return None
+    return _SpliceMagics().visit(tree)
+
+
+# IPython magics that run the Python they hold (``%%time``, ``%timeit f()``): the rules read
+# that Python where the magic stands; any other magic, a shell escape or another use of
+# ``get_ipython()`` runs code the grader cannot read, and is flagged
+CODE_MAGICS = ("time", "timeit", "capture", "prun")
+HARMLESS_MAGICS = ("matplotlib",)
+
+
+def _magic(call: ast.AST) -> tuple[str, str | None, int] | None:
+    """``get_ipython().run_line_magic(name, text)`` / ``run_cell_magic(name, line, body)``:
+    the magic's name, the Python it holds (None if not a constant) and its first line."""
+    func = call.func if isinstance(call, ast.Call) else None
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call)
+            and isinstance(func.value.func, ast.Name) and func.value.func.id == "get_ipython"
+            and func.attr in ("run_line_magic", "run_cell_magic") and call.args
+            and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)):
+        return None
+    cell = func.attr == "run_cell_magic"
+    text = call.args[2 if cell else 1] if len(call.args) > (2 if cell else 1) else None
+    code = text.value if isinstance(text, ast.Constant) and isinstance(text.value, str) \
+        else None
+    return call.args[0].value, code, call.lineno + (1 if cell else 0)
+
+
+def _magic_code(name: str, code: str | None, line: int, depth: int = 0) -> list[ast.stmt] | None:
+    """The statements a code-running magic holds (its options skipped), numbered as the
+    cell's lines; None when they cannot be read."""
+    if name not in CODE_MAGICS or code is None or depth > 3:
+        return None
+    words = code.split(" ")
+    for skip in range(len(words) + 1):  # %timeit -n1 -r 3 f(): the options go first
+        if skip and not (words[skip - 1].startswith("-") or (
+                skip > 1 and words[skip - 2].startswith("-") and words[skip - 1].isalnum())):
+            break
+        try:
+            tree = ast.parse(_python(" ".join(words[skip:])))
+        except SyntaxError:
+            continue
+        ast.increment_lineno(tree, line - 1)
+        return _SpliceMagics(depth + 1).visit(tree).body
+    return None
+
+
+class _SpliceMagics(ast.NodeTransformer):
+    """Each simple statement followed by the statements of the code magics it calls."""
+
+    def __init__(self, depth: int = 0) -> None:
+        self.depth = depth
+
+    def generic_visit(self, node: ast.AST) -> ast.AST | list[ast.AST]:
+        node = super().generic_visit(node)
+        if not isinstance(node, ast.stmt) or "body" in node._fields:  # compound: its
+            return node                                                   # body is visited
+        spliced: list[ast.AST] = [node]
+        for call in ast.walk(node):
+            magic = _magic(call)
+            if magic is not None:
+                spliced += _magic_code(*magic, depth=self.depth) or []
+        return spliced
 
 
 class _Names:
@@ -187,7 +248,27 @@ def side_doors(trees: list[tuple[Cell, ast.Module]], names: _Names) -> list[str]
         flags[f"cell {cell.position}, line {getattr(node, 'lineno', '?')}: {what}"] = None
 
     for cell, tree in trees:
+        readable = set()  # get_ipython() of the magics whose code is read
         for node in ast.walk(tree):
+            magic = _magic(node)
+            if magic is not None and (magic[0] in HARMLESS_MAGICS or _magic_code(*magic)
+                                      is not None):
+                readable.add(id(node.func.value.func))
+            elif magic is not None:
+                flag(cell, node, f"runs the IPython magic %{magic[0][:40]} (code the grader "
+                                 "cannot read)")
+                readable.add(id(node.func.value.func))
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    isinstance(node.func.value, ast.Call) and \
+                    isinstance(node.func.value.func, ast.Name) and \
+                    node.func.value.func.id == "get_ipython" and \
+                    node.func.attr in ("system", "getoutput"):
+                flag(cell, node, "runs a shell command")
+                readable.add(id(node.func.value.func))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id == "get_ipython" and \
+                    id(node) not in readable:
+                flag(cell, node, "uses get_ipython() (runs code the grader cannot read)")
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 if node.func.id in SIDE_DOOR_CALLS:
                     flag(cell, node, f"calls {SIDE_DOOR_CALLS[node.func.id]}")
@@ -197,6 +278,18 @@ def side_doors(trees: list[tuple[Cell, ast.Module]], names: _Names) -> list[str]
             if isinstance(node, ast.Import | ast.ImportFrom):
                 modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                     [node.module or ""]
+                imported = modules if isinstance(node, ast.Import) else [
+                    f"{node.module}.{a.name}" for a in node.names if node.level == 0]
+                doors = {**SIDE_DOOR_MODULES, **SIDE_DOOR_NAMES}
+                for name in imported:  # the import itself (`import ctypes`), used or not
+                    if name.endswith(".*") and any(_matches(p, name[:-2]) for p in doors):
+                        flag(cell, node, f"imports * from {name[:-2]} (hides the names it "
+                                         "uses)")
+                    for prefix, what in doors.items():
+                        if _matches(name, prefix) or (name.startswith(prefix)
+                                                      and prefix in SIDE_DOOR_NAMES):
+                            flag(cell, node, f"uses {what}")
+                            break
                 for module in modules:
                     if (module == "cnncourse" or module.startswith("cnncourse.")) and \
                             not module.startswith(ALLOWED_COURSE):

@@ -149,10 +149,19 @@ class ProbeServer:
         """Run student code; what it returned, raised or violated."""
         guard = guard or Guard(None)
         try:
+            # traps that cannot be set (a path that does not resolve) are the request's
+            # fault, not the student's: an error, not a "raised"
+            guard.__enter__()
+        except Exception as error:  # noqa: BLE001
+            raise WireError(f"the guard could not be set: {type(error).__name__}: "
+                            f"{_text(error, 300)}") from None
+        try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                with guard:
+                try:
                     value = guard.run(run)
+                finally:
+                    guard.__exit__(None, None, None)
         except Exception as exc:  # noqa: BLE001 - whatever the student's code raises
             missing = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
             return {"raised": {"type": type(exc).__name__, "message": _text(exc, MAX_MESSAGE),

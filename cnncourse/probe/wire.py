@@ -152,6 +152,12 @@ class Encoder:
         return len(self.blobs) - 1
 
     def _tensor(self, tensor: torch.Tensor) -> dict:
+        # read below any __torch_function__ / __torch_dispatch__ (a subclass's or a mode's):
+        # the tensor's own bytes and shape, not what its overrides claim
+        with torch._C.DisableTorchFunction(), torch._C._DisableTorchDispatch():
+            return self._plain_tensor(tensor)
+
+    def _plain_tensor(self, tensor: torch.Tensor) -> dict:
         plain = torch.Tensor.detach(tensor)
         if plain.device.type != "cpu":
             plain = plain.cpu()
@@ -168,7 +174,7 @@ class Encoder:
             flags["grad"] = True
         if isinstance(tensor, torch.nn.Parameter):
             flags["param"] = True
-        return {"$t": [name, [int(s) for s in tensor.shape], self._blob(data), flags]}
+        return {"$t": [name, [int(s) for s in plain.shape], self._blob(data), flags]}
 
     def _array(self, array: np.ndarray) -> Any:
         name = array.dtype.name
