@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import nbformat
 from nbformat.validator import normalize
 from traitlets.config import Config
 
+from cnncourse.checks._core import own_code_message
 from cnncourse.grading import policy
 from cnncourse.grading.cells import grade_id, part_of, test_cells
 from cnncourse.grading.course import Course
@@ -100,6 +102,37 @@ def _disk_note(run: RunRecord, limits: Limits) -> list[str]:
     return []
 
 
+_COURSE_IMPORT = re.compile(r"No module named '(cnncourse[\w.]*)'")
+
+
+def _course_imports(steps: list[Step], run: RunRecord, submitted: nbformat.NotebookNode
+                    ) -> dict[str, str]:
+    """part -> the course module its solution cell failed to import (in the sandbox, the
+    reference is not there: the cell stops and its names are never defined)."""
+    found = {}
+    for index, step in enumerate(steps):
+        error = (run.cells.get(index) or {}).get("error") or {}
+        missing = _COURSE_IMPORT.search(str(error.get("evalue", "")))
+        if step.kind != "student" or step.position is None or missing is None:
+            continue
+        gid = grade_id(submitted.cells[step.position - 1]) or ""
+        if gid.endswith("_solution"):
+            found[gid.removesuffix("_solution")] = missing.group(1)
+    return found
+
+
+def _name_the_reference(run: RunRecord, imports: dict[str, str]) -> None:
+    """A part whose tests failed because its solution imported the course's reference says
+    so, as a self-check would, instead of 'name ... is not defined'."""
+    for gid, outcome in run.tests.items():
+        module = imports.get(part_of(gid))
+        name = re.match(r"NameError: name '(\w+)' is not defined", outcome.message)
+        if module and name and not outcome.passed:
+            run.tests[gid] = TestOutcome(False, own_code_message(
+                name.group(1), f"it imports {module}, the course's reference code"),
+                outcome.output)
+
+
 def grade_notebook(course: Course, assignment: str, source_path: Path, submitted_path: Path,
                    limits: Limits, secret: str, sandboxed: bool, scratch: Path) -> dict:
     """One notebook: the rules, the sandboxed run with the judge; its record."""
@@ -121,6 +154,7 @@ def grade_notebook(course: Course, assignment: str, source_path: Path, submitted
                                   sandboxed=sandboxed)
     run = run_notebook(steps, command, env, limits, group_judge(checkers, secret),
                        scratch / "runner.log")
+    _name_the_reference(run, _course_imports(steps, run, submitted))
     notes = run.notes + _memory_note(run, limits) + _disk_note(run, limits)
     flags = list(findings.flags)
     for gid, outcome in run.tests.items():

@@ -1,7 +1,7 @@
 # mutant: a wrapper around the course's reference (caught when the reference is called)
 # replaces: output_size_solution
 # loses: output_size_test, output_size_test_hidden
-# message: conv_output_size must be your own code: it called the course's reference
+# message: conv_output_size must be your own code
 from cnncourse.analysis import arithmetic
 
 

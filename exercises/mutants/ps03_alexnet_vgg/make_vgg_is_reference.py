@@ -1,7 +1,7 @@
 # mutant: builds the course's VGG class instead of writing the network
 # replaces: make_vgg_solution
 # loses: make_vgg_test, make_vgg_test_hidden
-# message: make_vgg must be your own code: it called the course's reference
+# message: make_vgg must be your own code
 from cnncourse.models.vgg import VGG
 
 
