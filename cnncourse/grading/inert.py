@@ -26,8 +26,8 @@ import re
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
        "base-uri 'none'; form-action 'none'")
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>|<script\b[^>]*/>", re.I | re.S)
-_TAG = re.compile(r"(<[^>]*>)")
+SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>|<script\b[^>]*/>", re.I | re.S)
+_TAG = re.compile(r"(<[a-zA-Z/!?][^<>]*>)")
 _VERBATIM = ("pre", "code", "style", "textarea", "math", "title")
 _DROPPED_ELEMENTS = ("iframe", "object", "embed", "form", "base", "frame", "frameset", "applet")
 _ATTRIBUTE = re.compile(r"""([^\s=/>"']+)(\s*=\s*("[^"]*"|'[^']*'|[^\s>"']+))?""")
@@ -103,7 +103,7 @@ def scrub(page: str) -> str:
 
 def inert_page(page: str) -> str:
     """``page`` without scripts, with a no-script policy and MathML maths."""
-    page = scrub(_SCRIPT.sub("", page))
+    page = scrub(SCRIPT.sub("", page))
     page = render_math(page)
     head = re.search(r"<head[^>]*>", page, re.I)
     if head is None:

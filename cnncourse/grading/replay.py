@@ -5,7 +5,8 @@ nbgrader's ``Execute`` would run the student's code a second time, outside our s
 each cell with the outputs the sandboxed run recorded (``worker.py`` writes them to
 ``record_file``), and each test cell with the judge's verdict, so nbgrader's own
 bookkeeping (``SaveAutoGrades``, the gradebook, the feedback page) shows exactly what was
-graded. Outputs are inert by construction: text, and PNG/JPEG images the runner checked.
+graded. Outputs are inert by construction: text, and PNG/JPEG images the runner checked;
+Markdown cells lose scripts, event attributes and script links (formgrader shows them).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from nbformat.v4 import new_output
 from traitlets import Bool, Unicode
 
 from cnncourse.grading.cells import grade_id, is_test_cell
+from cnncourse.grading.inert import SCRIPT, scrub
 from cnncourse.probe.runner import inert
 
 KEPT_OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
@@ -59,14 +61,24 @@ def verdict_outputs(outcome: dict) -> list[NotebookNode]:
     return outputs
 
 
+def inert_markdown(source: str) -> str:
+    """A Markdown cell with its raw HTML made harmless (scripts, event attributes, script
+    links and embedding elements removed): formgrader renders Markdown without nbconvert's
+    sanitizer."""
+    return scrub(SCRIPT.sub("", source)) if "<" in source else source
+
+
 def replay(nb: NotebookNode, record: dict) -> NotebookNode:
-    """Put ``record``'s outputs into ``nb`` (nbgrader's sanitized copy of the submission)."""
+    """Put ``record``'s outputs into ``nb`` (nbgrader's sanitized copy of the submission),
+    and make its Markdown inert."""
     cells = record.get("cells", [])  # in the submitted notebook's order
     by_id = {c["grade_id"]: c for c in cells if c.get("grade_id")}
     plain = [c for c in cells if not c.get("grade_id")]
     tests = record.get("tests", {})
     count = 0
     for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = inert_markdown(cell.source)
         if cell.cell_type != "code":
             continue
         cell.outputs, cell.execution_count = [], None
