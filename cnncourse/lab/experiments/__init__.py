@@ -5,6 +5,7 @@ from cnncourse.lab.experiments import (
     batchnorm,
     classic,
     degradation,
+    digits,
     dropout,
     feature_reuse,
     label_smoothing,
@@ -24,4 +25,5 @@ ALL = (
     feature_reuse.EXPERIMENT,
     transfer.SOURCE,
     transfer.EXPERIMENT,
+    digits.EXPERIMENT,
 )
