@@ -8,6 +8,9 @@ SHELL  := /bin/bash
 # this machine's pip config names local index folders that may be absent: drop that noise only
 QUIET  := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
+# axe-core, the accessibility checker tests/test_book.py runs in Chromium (package.json)
+AXE    := node_modules/axe-core/axe.min.js
+
 .PHONY: book test exercises solutions verify serve lint clean
 
 $(STAMP): requirements.txt pyproject.toml
@@ -21,7 +24,12 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)                  ## build the HTML book into _build/html
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: $(STAMP)                  ## the whole test suite (book build and grading pipeline included)
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm not found; install Node.js (apt-get install npm) for the accessibility test"; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $(AXE)
+
+test: $(STAMP) $(AXE)           ## the whole test suite (book build and grading pipeline included)
 	$(BIN)/ruff check cnncourse tests
 	$(BIN)/python -m pytest
 
