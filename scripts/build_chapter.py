@@ -68,7 +68,8 @@ def build(chapter: str, fresh: bool) -> int:
     cache = get_cache(out / "_build" / ".jupyter_cache")
     for record in cache.list_cache_records():
         if Path(record.uri).stem == chapter:
-            print(f"{chapter}: executed in {record.data.get('execution_seconds', float('nan')):.1f} s")
+            seconds = record.data.get("execution_seconds", float("nan"))
+            print(f"{chapter}: executed in {seconds:.1f} s")
     html = out / "_build" / "html" / "book" / f"{chapter}.html"
     print(f"html: {html}" if html.exists() else "no html written")
     print(f"log: {out / 'build.log'}")
