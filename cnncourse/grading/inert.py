@@ -28,8 +28,10 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src d
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
 SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>|<script\b[^>]*/>", re.I | re.S)
 _TAG = re.compile(r"(<[a-zA-Z/!?][^<>]*>)")
+_TAG_START = re.compile(r"<(?=[a-zA-Z/!?])")
 _VERBATIM = ("pre", "code", "style", "textarea", "math", "title")
-_DROPPED_ELEMENTS = ("iframe", "object", "embed", "form", "base", "frame", "frameset", "applet")
+_DROPPED_ELEMENTS = ("iframe", "object", "embed", "form", "base", "frame", "frameset", "applet",
+                     "script")  # a <script> left without its end tag
 _ATTRIBUTE = re.compile(r"""([^\s=/>"']+)(\s*=\s*("[^"]*"|'[^']*'|[^\s>"']+))?""")
 _URL_ATTRIBUTES = ("href", "src", "action", "formaction", "xlink:href", "srcset", "poster",
                    "data", "background", "lowsrc", "dynsrc")
@@ -89,16 +91,19 @@ def scrub_tag(tag: str) -> str:
         key, value = attribute.group(1).lower(), attribute.group(3) or ""
         if key.startswith("on") or (name.lower() == "meta" and key == "http-equiv"):
             continue
-        if key in _URL_ATTRIBUTES and _BAD_URL.match(html.unescape(value.strip("\"'"))):
+        url = re.sub(r"[\x00-\x20]", "", html.unescape(value.strip("\"'")))  # as browsers
+        if key in _URL_ATTRIBUTES and _BAD_URL.match(url):  # read it: java\tscript: too
             continue
         kept.append(attribute.group(0))
     return f"<{closing}{name}{' ' if kept else ''}{' '.join(kept)}{selfclosing}>"
 
 
 def scrub(page: str) -> str:
-    """Every tag of ``page`` scrubbed (text and comments stay as they are)."""
-    return "".join(scrub_tag(part) if part.startswith("<") else part
-                   for part in _TAG.split(page))
+    """Every tag of ``page`` scrubbed (text and comments stay as they are). In the text, a
+    ``<`` that a browser would read as the start of a tag (``x<p title="a<b>..."``, which is
+    no tag here) is escaped, so the browser sees tags exactly where they were scrubbed."""
+    return "".join(scrub_tag(part) if i % 2 else _TAG_START.sub("&lt;", part)
+                   for i, part in enumerate(_TAG.split(page)))
 
 
 def inert_page(page: str) -> str:

@@ -58,7 +58,7 @@ def checker_names(setup_sources: list[str]) -> dict[str, Callable[..., None]]:
 def _constant(node: ast.expr) -> Any:
     try:
         return ast.literal_eval(node)
-    except ValueError:
+    except (ValueError, TypeError, SyntaxError, RecursionError):
         raise TestCellError(f"test cells pass names or constants, not "
                             f"{ast.unparse(node)[:60]}") from None
 
@@ -76,6 +76,9 @@ def parse_test_cell(source: str) -> list[CheckCall]:
             raise TestCellError("a test cell holds only calls of checkers, "
                                 f"check_...(name, ...); found: {ast.unparse(statement)[:80]}")
         call = statement.value
+        if any(k.arg is None for k in call.keywords):
+            raise TestCellError(f"test cells pass names or constants, not "
+                                f"{ast.unparse(call)[:60]}")
         args = tuple(("name", a.id) if isinstance(a, ast.Name) else ("value", _constant(a))
                      for a in call.args)
         kwargs = tuple((k.arg, _constant(k.value)) for k in call.keywords if k.arg)
