@@ -89,6 +89,7 @@ def test_svg_is_well_formed_and_named_by_its_alt_text(name: str) -> None:
     texts = ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert texts == d.labels(), "the geometry recorded differs from the SVG written"
     assert 'id="' not in d.svg, "ids would clash when a page shows two diagrams"
+    assert "background:#FFFFFF" in root.get("style"), "dark text on a dark page (dark mode)"
     assert d.svg in d._repr_html_()
 
 

@@ -213,7 +213,8 @@ class Diagram:
 
 
 def render(canvas: Canvas, title: str, alt: str, margin: float = 10.0) -> Diagram:
-    """Wrap what ``canvas`` holds in an ``<svg>`` whose accessible name is ``alt``."""
+    """Wrap what ``canvas`` holds in an ``<svg>`` whose accessible name is ``alt``; its white
+    background keeps dark lines and text readable on a dark page (the theme's dark mode)."""
     if len(alt.split()) < 6:
         raise ValueError(f"alt text must say what the diagram shows, got {alt!r}")
     box = canvas.bounds()
@@ -227,7 +228,8 @@ def render(canvas: Canvas, title: str, alt: str, margin: float = 10.0) -> Diagra
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" role="img" '
            f'aria-label="{html.escape(alt, quote=True)}" '
-           f'style="max-width:100%;min-width:{MIN_SCALE * width:.0f}px;height:auto" '
+           f'style="max-width:100%;min-width:{MIN_SCALE * width:.0f}px;height:auto;'
+           f'background:#FFFFFF" '
            f'font-family="{FONT_FAMILY}">'
            f"<title>{html.escape(alt)}</title>"
            f'<g transform="translate({dx:.1f},{dy:.1f})">' + "".join(canvas.elements)
