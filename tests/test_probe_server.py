@@ -508,6 +508,12 @@ def test_fixtures_refuse_what_is_not_a_torch_layer():
         fixtures.module_spec(layer)
 
 
+def test_a_shared_layer_is_refused_rather_than_rebuilt_as_two():
+    shared = nn.Linear(3, 3)
+    with pytest.raises(wire.WireError, match="shared layer"):
+        fixtures.module_spec(nn.Sequential(shared, nn.ReLU(), shared))
+
+
 def test_a_course_class_crosses_as_a_look_alike_with_its_class_attributes():
     class Bottleneck(nn.Module):
         expansion = 4

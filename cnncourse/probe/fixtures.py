@@ -66,7 +66,13 @@ def module_spec(module: nn.Module, *, with_state: bool = True,
                 class_attributes: Sequence[str] = ()) -> Make:
     """What the judge sends for ``module``, which must be built of torch.nn classes; with
     ``class_attributes``, other classes cross as look-alikes carrying those attributes."""
+    seen: set[int] = set()
+
     def tree(layer: nn.Module) -> dict:
+        if id(layer) in seen:  # rebuilt, it would be two layers: refused, not misread
+            raise WireError(f"a {type(layer).__name__} held twice (a shared layer) cannot "
+                            "cross as a spec")
+        seen.add(id(layer))
         cls = type(layer)
         name = cls.__name__
         if cls.__module__.startswith("torch.nn.modules") and name not in CONTAINERS:
@@ -76,7 +82,7 @@ def module_spec(module: nn.Module, *, with_state: bool = True,
         else:
             kind = name if cls.__module__.startswith("torch.nn.modules") else "Module"
             node = {"class": kind, "children": [[child_name, tree(child)] for child_name, child
-                                                in layer.named_children()]}
+                                                in layer._modules.items() if child is not None]}
             if class_attributes and kind == "Module" and cls is not nn.Module:
                 node["name"] = name
                 node["attrs"] = {key: getattr(cls, key) for key in class_attributes
