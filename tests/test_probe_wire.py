@@ -35,9 +35,14 @@ def same_tensor(got, expected) -> bool:
 
 
 # --------------------------------------------------------------------------- round trips
-@pytest.mark.parametrize("name", list(wire.DTYPES))
+# the tensor dtypes the format allows (the design: raw float/int data, never pickles)
+TENSOR_DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8",
+                 "uint8", "bool")
+
+
+@pytest.mark.parametrize("name", TENSOR_DTYPES)
 def test_tensors_of_every_allowed_dtype_round_trip(name):
-    dtype = wire.DTYPES[name][0]
+    dtype = getattr(torch, name)
     if dtype == torch.bool:
         tensor = torch.tensor([[True, False, True], [False, False, True]])
     elif dtype.is_floating_point:
