@@ -144,7 +144,7 @@ def test_a_runner_that_goes_silent_is_killed_after_the_cell_limit_and_its_grace(
     record, seconds, alive = fake(tmp_path, "cell(0)\nsend({'event': 'cell', 'index': 1})\n"
                                             "time.sleep(300)\n")
     limit = LIMITS.cell_timeout + session.GRACE_S
-    assert limit - 0.2 <= seconds < limit + 3
+    assert limit - 0.2 <= seconds < limit + 5  # + starting Python on a loaded machine
     assert record.notes == ["the run was stopped after its time limit, in cell 3 (a cell that "
                             "did not stop at its own limit); the parts after it score 0"]
     assert record.timeouts == [3] and not record.finished
@@ -156,7 +156,7 @@ def test_a_runner_that_goes_silent_is_killed_after_the_cell_limit_and_its_grace(
 
 def test_a_runner_that_never_starts_is_stopped(tmp_path, short_grace):
     record, seconds, alive = fake(tmp_path, "time.sleep(300)\n", ready=False)
-    assert session.STARTUP_S - 0.2 <= seconds < session.STARTUP_S + 3
+    assert session.STARTUP_S - 0.2 <= seconds < session.STARTUP_S + 5
     assert record.notes[0].startswith("the run was stopped after its time limit, in a cell")
     assert not any(o.passed for o in record.tests.values()) and alive == []
 
