@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
         "be credited and the reason in grades.csv and its feedback; it never stops the "
         "others.")
     grade.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment to grade")
+    grade.add_argument("--force", action="store_true",
+                       help="grade every submission again, also those whose submission, "
+                       "assignment, grading code and settings are unchanged since their "
+                       "stored grade (which are skipped otherwise)")
+    grade.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="grade on a Dask cluster (tcp://HOST:PORT of its scheduler; its "
+                       "workers must run the same course environment); this machine keeps "
+                       "the gradebook")
 
     verify = verbs.add_parser(
         "verify", parents=[course_option], help="check that the tests grade as intended",
@@ -152,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
 
         assignment = resolve_assignments(course, [args.assignment], "grade")[0]
         graded = grade_assignment(course, assignment, workers=args.workers,
-                                  cell_timeout=args.timeout, sandboxed=not args.no_sandbox)
+                                  cell_timeout=args.timeout, sandboxed=not args.no_sandbox,
+                                  force=args.force, scheduler=args.scheduler)
         print(summary(graded, course, args.timeout))
     elif args.verb == "verify":
         from cnncourse.grading.verify import verify

@@ -7,6 +7,7 @@ and with ``--workers W``, and prints the time per submission, the speed-up, and 
 two runs gave identical grades. Not a test: run it by hand and quote what it prints.
 
     .venv/bin/python scripts/bench_grading.py --students 40 --workers 2
+    .venv/bin/python scripts/bench_grading.py --students 40 --sandbox-cost
 """
 
 from __future__ import annotations
@@ -50,10 +51,12 @@ def build_class(root: Path, assignment: str, students: int) -> None:
         nbformat.write(nb, folder / name)
 
 
-def grade(root: Path, assignment: str, workers: int) -> tuple[float, str]:
+def grade(root: Path, assignment: str, workers: int, sandbox: bool = True
+          ) -> tuple[float, str]:
     """Seconds to grade the whole class, and the grades.csv it wrote."""
     started = time.perf_counter()
-    code = cnncourse(["grade", assignment, "--course", str(root), "--workers", str(workers)])
+    code = cnncourse(["grade", assignment, "--course", str(root), "--workers", str(workers)]
+                     + ([] if sandbox else ["--no-sandbox"]))
     seconds = time.perf_counter() - started
     if code != 0:
         raise SystemExit(f"cnncourse grade failed with exit code {code}")
@@ -61,7 +64,7 @@ def grade(root: Path, assignment: str, workers: int) -> tuple[float, str]:
 
 
 def phase_means(root: Path, assignment: str) -> str:
-    """Mean seconds per phase (clean re-run, nbgrader autograde, feedback) from the logs."""
+    """Mean seconds per phase (sandboxed run, nbgrader autograde, feedback) from the logs."""
     totals: dict[str, list[float]] = {}
     for log in (root / "reports" / assignment / "logs").glob("*.log"):
         for line in log.read_text(encoding="utf-8").splitlines():
@@ -77,7 +80,12 @@ def main() -> int:
     parser.add_argument("--assignment", default="ps01_convolution")
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2, help="compared with 1 worker")
+    parser.add_argument("--sandbox-cost", action="store_true",
+                        help="instead, grade with 1 worker with and without the sandbox, "
+                        "alternating, and print what the sandbox adds per submission")
     args = parser.parse_args()
+    if args.sandbox_cost:
+        return sandbox_cost(args.assignment, args.students)
     quiet = open(os.devnull, "w")  # noqa: SIM115 - the per-student lines would drown the result
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         root = Path(tmp) / "course"
@@ -101,6 +109,31 @@ def main() -> int:
           f"grades identical: {'yes' if same else 'NO'} (load average now {load:.1f}: "
           "other work on the machine skews the numbers)")
     return 0 if same else 1
+
+
+def sandbox_cost(assignment: str, students: int, rounds: int = 2) -> int:
+    """Seconds per submission with and without bubblewrap, in alternating rounds (so that
+    the machine's other work weighs on both alike)."""
+    quiet = open(os.devnull, "w")  # noqa: SIM115
+    per: dict[bool, list[float]] = {True: [], False: []}
+    with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
+        root = Path(tmp) / "course"
+        build_class(root, assignment, students)
+        for _ in range(rounds):
+            for sandbox in (True, False):
+                shutil.rmtree(root / "reports", ignore_errors=True)
+                stdout, sys.stdout = sys.stdout, quiet
+                try:
+                    seconds, _ = grade(root, assignment, 1, sandbox)
+                finally:
+                    sys.stdout = stdout
+                per[sandbox].append(seconds / students)
+                print(f"{'sandbox   ' if sandbox else 'no sandbox'}: {seconds / students:5.2f} s "
+                      f"per submission ({phase_means(root, assignment)})", flush=True)
+    added = min(per[True]) - min(per[False])
+    print(f"the sandbox adds {added:+.2f} s per submission (best of {rounds} rounds each; "
+          f"load average now {os.getloadavg()[0]:.1f})")
+    return 0
 
 
 if __name__ == "__main__":

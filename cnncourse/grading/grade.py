@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +27,9 @@ from cnncourse.grading.autograde import (
     stop_workers,
 )
 from cnncourse.grading.cells import test_cells
-from cnncourse.grading.course import Course, UsageError, display
+from cnncourse.grading.course import Course, GradingError, UsageError, display
 from cnncourse.grading.gradebook import read_scores, record_result, snapshot
+from cnncourse.grading.ledger import Ledger, Settings, assignment_digest, grade_key
 from cnncourse.grading.report import ClassReport, build_report, format_table, write_reports
 from cnncourse.grading.sandbox import availability
 from cnncourse.grading.secret import course_secret
@@ -84,53 +85,107 @@ def publish(course: Course, assignment: str, result: SubmissionResult, logs: Pat
     (logs / f"{result.student}.log").write_text(result.log, encoding="utf-8")
 
 
+def _local_results(jobs: list[SubmissionJob], workers: int) -> Iterator[SubmissionResult]:
+    """Each job's result as the local worker pool finishes it; Ctrl-C stops the workers."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(autograde_submission, job) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+            stop_workers()
+
+
 def grade_assignment(course: Course, assignment: str, workers: int = 1,
                      cell_timeout: int | None = None, echo: Callable[[str], None] = print,
                      feedback: bool = True, sandboxed: bool = True,
-                     secret: str | None = None) -> GradeRun:
+                     secret: str | None = None, force: bool = False,
+                     scheduler: str | None = None) -> GradeRun:
     """Autograde every submission, write feedback and reports; never stops at a bad one.
-    Hidden cases come from ``secret`` (default: the course's, made if missing)."""
+
+    Hidden cases come from ``secret`` (default: the course's, made if missing). A student
+    whose submission, assignment, grading code and settings are unchanged since their
+    stored grade is skipped unless ``force`` (``ledger.py``). With ``scheduler`` (a Dask
+    address) the submissions are graded by that cluster's workers (``cluster.py``)."""
     students = check_gradable(course, assignment)
-    if sandboxed and (problem := availability()) is not None:
+    client = None
+    if scheduler is not None:
+        from cnncourse.grading import cluster
+
+        client = cluster.connect(scheduler)
+        machines = cluster.check_workers(client, sandboxed)
+    elif sandboxed and (problem := availability()) is not None:
         raise UsageError(problem)
     secret = secret or course_secret(course.root)
     timeout = cell_timeout or course.settings.cell_timeout
     test_ids, max_score = test_ids_and_max(course, assignment)
     logs = course.reports_dir / assignment / "logs"
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
-    echo(f"Grading {assignment}: {len(students)} submission(s) in "
-         f"{display(course.submitted_dir)}, {workers} worker(s), {timeout} s per cell"
+    ledger = Ledger(course, assignment)
+    settings = Settings(timeout, sandboxed, secret)
+    source_hash = assignment_digest(course, assignment)
+    keys = {s: grade_key(course, assignment, s, settings, source_hash) for s in students}
+    stored = read_scores(course, assignment, students)
+    todo = [s for s in students if force or not (ledger.is_current(s, keys[s]) and s in stored)]
+    where = (f"{len(machines)} Dask worker(s) at {scheduler}" if client is not None
+             else f"{workers} worker(s)")
+    echo(f"Grading {assignment}: {len(todo)} submission(s) in "
+         f"{display(course.submitted_dir)}, {where}, {timeout} s per cell"
          + ("" if sandboxed else ", WITHOUT a sandbox"))
+    if len(todo) < len(students):
+        echo(f"skipped {len(students) - len(todo)} already graded (same submission, "
+             "assignment, grading code and settings; --force grades them again)")
     results: dict[str, SubmissionResult] = {}
     width = max(len(s) for s in students)
-    with tempfile.TemporaryDirectory(prefix="cnncourse-grade-") as tmp:
-        template = snapshot(course, Path(tmp) / "gradebook.db")
-        jobs = [SubmissionJob(course, assignment, student, template, Path(tmp) / f"s{i:04d}",
-                              timeout, secret, threads, feedback, sandboxed)
-                for i, student in enumerate(students)]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(autograde_submission, job) for job in jobs]
-            try:
-                for done, future in enumerate(as_completed(futures), start=1):
-                    result = future.result()
-                    if not sandboxed and NO_SANDBOX not in result.reasons:
-                        result.reasons.append(NO_SANDBOX)
-                    publish(course, assignment, result, logs)
-                    record_result(course, assignment, result)  # the gradebook's only writer
-                    results[result.student] = result
-                    echo(f"[{done}/{len(jobs)}] {result.student.ljust(width)}  "
-                         f"{result.auto_score:g}/{max_score:g}  {result.seconds:5.1f} s"
-                         + (f"  {result.reason}" if result.reason else ""))
-            except KeyboardInterrupt:
-                for future in futures:
-                    future.cancel()
-                stop_workers()
-                raise
+    stream: Iterator[SubmissionResult] | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="cnncourse-grade-") as tmp:
+            template = snapshot(course, Path(tmp) / "gradebook.db")
+            jobs = [SubmissionJob(course, assignment, student, template,
+                                  Path(tmp) / f"s{i:04d}", timeout, secret, threads, feedback,
+                                  sandboxed) for i, student in enumerate(todo)]
+            stream = (_local_results(jobs, workers) if client is None else
+                      cluster.grade_on_cluster(client, jobs, Path(tmp) / "from-workers"))
+            for done, result in enumerate(stream if jobs else [], start=1):
+                if not sandboxed and NO_SANDBOX not in result.reasons:
+                    result.reasons.append(NO_SANDBOX)
+                publish(course, assignment, result, logs)
+                record_result(course, assignment, result)  # the gradebook's only writer
+                ledger.record(result.student, keys[result.student], result.reason)
+                results[result.student] = result
+                echo(f"[{done}/{len(jobs)}] {result.student.ljust(width)}  "
+                     f"{result.auto_score:g}/{max_score:g}  {result.seconds:5.1f} s"
+                     + (f"  {result.reason}" if result.reason else ""))
+    except KeyboardInterrupt:
+        echo(f"interrupted: {len(results)} of {len(todo)} graded and stored; run the same "
+             "command again to grade the rest")
+        raise
+    except Exception as error:
+        if client is None or not _lost_cluster(error):
+            raise
+        raise GradingError(f"lost the Dask cluster ({type(error).__name__}: {error}); "
+                           f"{len(results)} of {len(todo)} graded and stored: run the same "
+                           "command again to grade the rest") from None
+    finally:
+        if stream is not None:
+            stream.close()  # stops the local workers, cancels what the cluster has left
+        if client is not None:
+            client.close()
     scores = read_scores(course, assignment, students)
-    report = build_report(assignment, test_ids, scores,
-                          {s: results[s].reason for s in students})
+    reasons = {s: results[s].reason if s in results else ledger.reason(s) for s in students}
+    report = build_report(assignment, test_ids, scores, reasons)
     files = write_reports(report, course.reports_dir / assignment)
     return GradeRun(assignment, results, scores, report, files)
+
+
+def _lost_cluster(error: Exception) -> bool:
+    """Whether ``error`` means the scheduler (or every worker) went away."""
+    from distributed.comm.core import CommClosedError
+
+    return isinstance(error, CommClosedError | OSError | TimeoutError) or \
+        type(error).__name__ in ("CancelledError", "FutureCancelledError")
 
 
 HINTS = (  # (a phrase in some reason, what the instructor can do about it)

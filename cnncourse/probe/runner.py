@@ -258,10 +258,7 @@ class Runner:
     def main(self) -> None:
         plan = self.reader.read().body
         limits = plan.get("limits", {})
-        apply_limits(limits)
-        import torch  # before any student code: its threads, once
-
-        torch.set_num_threads(int(limits.get("threads", 1)))
+        apply_limits(limits)  # torch, imported by the notebook, reads its threads from these
         self.notebook = Notebook(float(limits.get("cell_timeout", 60)))
         self.send({"event": "ready"})
         for index, step in enumerate(plan.get("steps", [])):
@@ -275,6 +272,7 @@ class Runner:
 
     def tests(self, index: int, budget: float) -> None:
         """Fork a child that serves the judge for this group; relay its frames."""
+        import cnncourse.probe.server  # noqa: F401 - here, once: every child starts warm
         from cnncourse.probe.wire import WireError, fd_reader, write_frame
 
         to_child_r, to_child_w = os.pipe()

@@ -30,12 +30,12 @@ import json
 import math
 import os
 import struct
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 MAX_DEPTH = 32
 MAX_ITEMS = 100_000  # items read from one iterator or container
@@ -43,20 +43,31 @@ MAX_STRING = 2_000_000  # characters of one string
 MAX_FRAME = 1 << 30  # bytes of one frame
 MAGIC = b"CNNP"
 
-# dtype name -> (torch dtype, numpy dtype of its raw bytes)
-DTYPES: dict[str, tuple[torch.dtype, np.dtype]] = {
-    "float32": (torch.float32, np.dtype("<f4")),
-    "float64": (torch.float64, np.dtype("<f8")),
-    "float16": (torch.float16, np.dtype("<f2")),
-    "bfloat16": (torch.bfloat16, np.dtype("<i2")),  # numpy has none: its 16 bits as int16
-    "int64": (torch.int64, np.dtype("<i8")),
-    "int32": (torch.int32, np.dtype("<i4")),
-    "int16": (torch.int16, np.dtype("<i2")),
-    "int8": (torch.int8, np.dtype("i1")),
-    "uint8": (torch.uint8, np.dtype("u1")),
-    "bool": (torch.bool, np.dtype("?")),
+# dtype name -> numpy dtype of its raw bytes (the torch dtype of the same name is looked up
+# when needed: torch is imported only once a tensor crosses, so a notebook that never
+# imports torch runs without paying for it)
+RAW_DTYPES: dict[str, np.dtype] = {
+    "float32": np.dtype("<f4"), "float64": np.dtype("<f8"), "float16": np.dtype("<f2"),
+    "bfloat16": np.dtype("<i2"),  # numpy has none: its 16 bits as int16
+    "int64": np.dtype("<i8"), "int32": np.dtype("<i4"), "int16": np.dtype("<i2"),
+    "int8": np.dtype("i1"), "uint8": np.dtype("u1"), "bool": np.dtype("?"),
 }
-_TORCH_NAMES = {torch_dtype: name for name, (torch_dtype, _) in DTYPES.items()}
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch
+
+
+def torch_dtype(name: str) -> Any:
+    return getattr(_torch(), name)
+
+
+def _torch_name(dtype: Any) -> str | None:
+    return next((name for name in RAW_DTYPES if torch_dtype(name) == dtype), None)
+
+
 NUMPY_DTYPES = ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8",
                 "bool")
 DEVICES = ("cpu", "meta", "cuda", "mps")
@@ -120,16 +131,18 @@ class Encoder:
             return number if math.isfinite(number) else {"$f": repr(number)}
         if isinstance(value, str):
             return str.__str__(value)[:MAX_STRING]
-        if isinstance(value, torch.Tensor):
-            return self._tensor(value)
+        torch = sys.modules.get("torch")  # no torch loaded: no value can be a tensor
+        if torch is not None:
+            if isinstance(value, torch.Tensor):
+                return self._tensor(value)
+            if isinstance(value, torch.Size):
+                return {"$size": [int(v) for v in value]}
+            if isinstance(value, torch.dtype):
+                return {"$dtype": _torch_name(value) or str(value)}
+            if isinstance(value, torch.device):
+                return {"$device": str(value)}
         if isinstance(value, np.ndarray):
             return self._array(value)
-        if isinstance(value, torch.Size):
-            return {"$size": [int(v) for v in value]}
-        if isinstance(value, torch.dtype):
-            return {"$dtype": _TORCH_NAMES.get(value, str(value))}
-        if isinstance(value, torch.device):
-            return {"$device": str(value)}
         if isinstance(value, tuple):
             return {"$tuple": [self.encode(v, depth + 1) for v in _items(tuple.__iter__(value))]}
         if isinstance(value, list):
@@ -151,17 +164,19 @@ class Encoder:
         self.blobs.append(data)
         return len(self.blobs) - 1
 
-    def _tensor(self, tensor: torch.Tensor) -> dict:
+    def _tensor(self, tensor: Any) -> dict:
+        torch = _torch()
         # read below any __torch_function__ / __torch_dispatch__ (a subclass's or a mode's):
         # the tensor's own bytes and shape, not what its overrides claim
         with torch._C.DisableTorchFunction(), torch._C._DisableTorchDispatch():
             return self._plain_tensor(tensor)
 
-    def _plain_tensor(self, tensor: torch.Tensor) -> dict:
+    def _plain_tensor(self, tensor: Any) -> dict:
+        torch = _torch()
         plain = torch.Tensor.detach(tensor)
         if plain.device.type != "cpu":
             plain = plain.cpu()
-        name = _TORCH_NAMES.get(plain.dtype)
+        name = _torch_name(plain.dtype)
         if name is None:  # complex or exotic: its values as float64, its dtype named
             name, plain = str(plain.dtype).removeprefix("torch."), plain.double()
             data = plain.contiguous().numpy().tobytes()
@@ -183,7 +198,7 @@ class Encoder:
                 array, name = array.astype(np.float64), "float64"
             else:
                 return self.unknown(array)
-        data = np.ascontiguousarray(array).astype(DTYPES[name][1], copy=False).tobytes()
+        data = np.ascontiguousarray(array).astype(RAW_DTYPES[name], copy=False).tobytes()
         return {"$a": [name, [int(s) for s in array.shape], self._blob(data)]}
 
 
@@ -271,15 +286,15 @@ class Decoder:
             return result
         if tag == "$size":
             _count(body)
-            return torch.Size([_int(v) for v in body])
+            return _torch().Size([_int(v) for v in body])
         if tag == "$dtype":
-            if body in DTYPES:
-                return DTYPES[body][0]
+            if body in RAW_DTYPES:
+                return torch_dtype(body)
             return str(body)[:40]  # an exotic dtype: its name
         if tag == "$device":
             if not isinstance(body, str) or body.split(":")[0] not in DEVICES:
                 raise WireError(f"bad device {body!r}")
-            return torch.device(body)
+            return _torch().device(body)
         if tag == "$h" and self.handle is not None:
             return self.handle(node)
         if tag == "$ref" and self.ref is not None:
@@ -304,17 +319,18 @@ class Decoder:
         dims = [_int(s) for s in shape]
         if any(d < 0 for d in dims):
             raise WireError("negative dimension")
-        np_dtype = DTYPES[name][1]
+        np_dtype = RAW_DTYPES[name]
         data = self._blob(blob)
         if len(data) != math.prod(dims) * np_dtype.itemsize:
             raise WireError("a tensor's bytes do not match its shape")
         return np.frombuffer(data, dtype=np_dtype).reshape(dims).copy()
 
-    def _tensor(self, body: Any) -> torch.Tensor:
+    def _tensor(self, body: Any) -> Any:
+        torch = _torch()
         if not isinstance(body, list) or len(body) != 4 or not isinstance(body[3], dict):
             raise WireError("bad tensor")
         name, shape, blob, flags = body
-        array = self._raw(name, shape, blob, DTYPES)
+        array = self._raw(name, shape, blob, RAW_DTYPES)
         tensor = torch.from_numpy(array)
         if name == "bfloat16":
             tensor = tensor.view(torch.bfloat16)
