@@ -5,6 +5,8 @@
 test group a probe the judge questions (``judge.py``) through a :class:`GroupChannel`.
 Every report is read with a deadline; a runner that goes quiet longer than a cell's limit
 allows is killed with everything it started, and the parts it did not reach score 0.
+Limits count CPU seconds (``runner.WALL_FACTOR``): the deadlines here are wall-clock ones,
+that many times longer.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ from typing import Any
 from cnncourse.grading.plan import Step
 from cnncourse.grading.sandbox import Limits, process_allowance
 from cnncourse.probe.client import Channel, ProbeUnavailable
+from cnncourse.probe.runner import WALL_FACTOR
 from cnncourse.probe.wire import FrameReader, Message, WireError, write_frame
 
 STARTUP_S = 120.0  # the runner imports torch and IPython (slow on a loaded machine)
 GRACE_S = 10.0  # on top of a cell's own limit, before the runner counts as stuck
 STATUS_MESSAGES = {
-    "killed": ("the test did not finish within {budget:g} s and was stopped: look for a loop "
-               "that never ends, or code far slower than your self-check run suggests"),
+    "killed": ("the test did not finish within {budget:g} s of computing and was stopped: look "
+               "for a loop that never ends, or code far slower than your self-check run "
+               "suggests"),
     "crashed": ("the test ended Python before it finished (exit(), os._exit, running out of "
                 "memory or a crash in compiled code)"),
     "lost": "the test could not finish: the notebook's code stopped the grader's run",
@@ -174,8 +178,8 @@ def run_notebook(steps: list[Step], command: list[str], env: dict[str, str], lim
                 _tests(session, index, step, limits, judge_group, record)
                 continue
             session.event(time.monotonic() + GRACE_S, "cell")
-            done = session.event(time.monotonic() + limits.cell_timeout + GRACE_S,
-                                 "cell_done")
+            done = session.event(time.monotonic() + limits.cell_timeout * WALL_FACTOR
+                                 + GRACE_S, "cell_done")
             record.cells[index] = {"outputs": done.get("outputs", []),
                                    "error": done.get("error"), "seconds": done.get("seconds")}
             if isinstance(done.get("error"), dict) and step.position is not None and \
@@ -216,13 +220,13 @@ def _tests(session: Session, index: int, step: Step, limits: Limits,
     """One test group: the judge questions the probe; then the runner says how it ended."""
     budget = _budget(step, limits)
     session.event(time.monotonic() + GRACE_S, "tests")
-    channel = GroupChannel(session, index, time.monotonic() + budget + GRACE_S)
+    channel = GroupChannel(session, index, time.monotonic() + budget * WALL_FACTOR + GRACE_S)
     outcomes = judge_group(channel, step)
     if not channel.closed:
         with contextlib.suppress(ProbeUnavailable):
             channel.ask("done")
-    done = channel.pending or session.event(time.monotonic() + budget + 2 * GRACE_S,
-                                            "tests_done")
+    done = channel.pending or session.event(
+        time.monotonic() + budget * WALL_FACTOR + 2 * GRACE_S, "tests_done")
     if done.get("event") != "tests_done":
         raise Stuck(f"expected 'tests_done', got '{str(done.get('event'))[:40]}'")
     status = done.get("status") if done.get("status") in STATUS_MESSAGES else "lost"

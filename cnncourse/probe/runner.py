@@ -39,6 +39,11 @@ TRUNCATED = "[output cut by the grader]"
 KEPT_MIMETYPES = ("text/plain", "image/png", "image/jpeg")
 IMAGE_LIMIT = 2_000_000  # bytes of one image
 GRACE_S = 5.0
+# Time limits count CPU seconds, so a busy machine (a class graded in parallel, other jobs)
+# does not fail honest code; a cell that waits instead of computing (sleep, a blocked read)
+# is stopped after this many times its limit in wall-clock time.
+WALL_FACTOR = 4
+OUT_OF_TIME = 3  # the exit code of a test child whose CPU time ran out
 
 
 class CellTimeoutError(BaseException):
@@ -190,14 +195,17 @@ class Notebook:
         sys.stderr = _Stream(lambda: self.recorder, "stderr")
         sys.displayhook = self.shell.displayhook
         started = time.monotonic()
-        signal.signal(signal.SIGALRM, self._alarm)
-        signal.setitimer(signal.ITIMER_REAL, self.cell_timeout)
+        for kind in (signal.SIGPROF, signal.SIGALRM):
+            signal.signal(kind, self._alarm)
+        signal.setitimer(signal.ITIMER_PROF, self.cell_timeout)  # CPU seconds
+        signal.setitimer(signal.ITIMER_REAL, self.cell_timeout * WALL_FACTOR)
         try:
             result = self.shell.run_cell(source, store_history=False, silent=False)
             error = result.error_in_exec or result.error_before_exec
         except CellTimeoutError as raised:  # the alarm rang outside the cell's own code
             error = raised
         finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
             signal.setitimer(signal.ITIMER_REAL, 0)
         described = None
         if error is not None:
@@ -283,7 +291,7 @@ class Runner:
             try:
                 os.close(to_child_w)
                 os.close(from_child_r)
-                self._serve(index, to_child_r, from_child_w)
+                self._serve(index, to_child_r, from_child_w, budget)
             finally:
                 os._exit(0)
         os.close(to_child_r)
@@ -291,7 +299,7 @@ class Runner:
         self.send({"event": "tests", "index": index})
         child = fd_reader(from_child_r)
         status = "ok"
-        deadline = started + budget
+        deadline = started + budget * WALL_FACTOR  # the CPU limit is the child's own
         try:
             while True:
                 request = self._judge_request(index, deadline)
@@ -311,6 +319,11 @@ class Runner:
                 if request.body.get("op") == "done":
                     break
         finally:
+            if status == "crashed":  # it ended by itself: out of CPU time, or a crash
+                with contextlib.suppress(ChildProcessError):
+                    _, code = os.waitpid(pid, 0)
+                    if os.WIFEXITED(code) and os.WEXITSTATUS(code) == OUT_OF_TIME:
+                        status = "killed"
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
@@ -334,9 +347,13 @@ class Runner:
             if isinstance(body, dict) and body.get("group") == index:
                 return Message(body.get("request"), message.blobs)
 
-    def _serve(self, index: int, read_fd: int, write_fd: int) -> None:
-        """The child: the notebook's objects, answering one request at a time."""
+    def _serve(self, index: int, read_fd: int, write_fd: int, budget: float) -> None:
+        """The child: the notebook's objects, answering one request at a time, for at most
+        ``budget`` CPU seconds."""
         import torch
+
+        signal.signal(signal.SIGPROF, lambda *_: os._exit(OUT_OF_TIME))
+        signal.setitimer(signal.ITIMER_PROF, budget)
 
         from cnncourse.probe.server import ProbeServer
         from cnncourse.probe.wire import encode, fd_reader, write_frame
