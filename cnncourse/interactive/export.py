@@ -83,6 +83,7 @@ def weights_entry(model: str, results: Results | None = None,
         "results_manifest_sha256": sha256_file(results.folder / MANIFEST),
         "preprocessing": {"size": results.config.size, "pad": (results.config.size - 28) // 2,
                           "mean": mean, "std": std},
+        "training": {"label_smoothing": results.config.label_smoothing},
         "tensors": table, "bytes": len(block), "sha256": hashlib.sha256(block).hexdigest(),
         "data": base64.b64encode(block).decode("ascii"),
     }

@@ -83,6 +83,11 @@
     const mapsBox = h('div', { class: 'cnn-maps' });
     const numbers = h('div', { class: 'cnn-map-numbers' });
     const source = h('p', { class: 'cnn-source', 'data-cnn-out': 'source' });
+    // label smoothing's target for the right class: 1 - eps + eps / 10, the most training asks
+    const eps = entries.lenet5_modern.training.label_smoothing;
+    const note = h('p', { class: 'cnn-probs-note' }, `Both networks were trained with label ` +
+      `smoothing (\u03B5 = ${eps}): they learn to give a clear digit ${pct(1 - eps + eps / 10)}` +
+      ', not 100 %.');
 
     el.classList.add('cnn-widget', 'cnn-digit');
     el.append(
@@ -101,7 +106,7 @@
           h('figcaption', null, 'What the network reads: the drawing fitted into 20\u00D720 ' +
             'pixels, centred by its mass in 28\u00D728 (as MNIST was made), then padded to ' +
             '32\u00D732 and standardised (as the course\u2019s loader does)')),
-        h('div', { class: 'cnn-probs-box' }, prediction, probs)),
+        h('div', { class: 'cnn-probs-box' }, prediction, probs, note)),
       live,
       h('div', { class: 'cnn-maps-box' },
         h('p', { class: 'cnn-subtitle' }, 'Feature maps'),
@@ -313,7 +318,7 @@
         const m = r ? r.maps[name] : { data: new Float64Array(channels * size * size) };
         let scale = 0;
         for (const v of m.data) scale = Math.max(scale, Math.abs(v));
-        const row = h('div', { class: 'cnn-map-row' });
+        const row = h('div', { class: `cnn-map-row cnn-map-row-${channels}` });
         const tbody = h('tbody');
         for (let c = 0; c < channels; c++) {
           const values = m.data.subarray(c * size * size, (c + 1) * size * size);

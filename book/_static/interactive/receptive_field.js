@@ -84,6 +84,8 @@
       h('option', { value: '' }, 'choose a stack...'),
       ...Object.entries(PRESETS).map(([key, p]) => h('option', { value: key }, p.label)));
     const addButton = h('button', { type: 'button', onclick: addLayer }, 'Add a layer');
+    const removeButton = h('button', { type: 'button', onclick: removeLayer },
+      'Remove the last layer');
     const captionId = uid('caption');
     const table = h('table', { class: 'cnn-table', 'data-cnn-out': 'table' });
     const titleId = uid('title');
@@ -100,7 +102,7 @@
       h('p', { class: 'cnn-title', id: titleId }, 'Receptive fields through a stack of layers'),
       h('div', { class: 'cnn-controls' }, nField,
         h('div', { class: 'cnn-field' }, h('label', { for: presetId }, 'Preset'), preset),
-        addButton),
+        addButton, removeButton),
       h('div', { class: 'cnn-scroll' }, table),
       drawing, status, help);
 
@@ -123,23 +125,28 @@
       if (inputs.length) inputs[0].focus();
     }
 
-    function removeLayer(index) {
-      layers.splice(index, 1);
+    function removeLayer() {
+      if (layers.length <= 1) return;
+      layers.pop();
       selected.level = Math.min(selected.level, layers.length);
       buildTable();
       update();
-      addButton.focus();
     }
 
     function buildTable() {
+      // full names, and on a phone their letters (CSS picks one; the caption explains)
       const head = h('thead', null, h('tr', null,
-        ...['Layer', 'Kernel', 'Stride', 'Dilation', 'Padding', 'Output size', 'Field size',
-          'Jump', 'Start', ''].map((t, i) => h(i === 9 ? 'td' : 'th', { scope: 'col' }, t))));
+        ...[['Layer', '#'], ['Kernel', 'k'], ['Stride', 's'], ['Dilation', 'd'],
+          ['Padding', 'p'], ['Output size', 'out'], ['Field size', 'field'], ['Jump', 'jump'],
+          ['Start', 'start']].map(([long, short]) => h('th', { scope: 'col' },
+          h('span', { class: 'cnn-long' }, long),
+          h('span', { class: 'cnn-short', 'aria-hidden': 'true' }, short)))));
       const cell = (key) => h('td', { 'data-cnn-out': key, class: 'cnn-num' });
-      const input = h('tr', { 'data-cnn-layer': 0 }, h('th', { scope: 'row' }, 'input'),
+      const input = h('tr', { 'data-cnn-layer': 0 }, h('th', { scope: 'row' },
+        h('span', { class: 'cnn-long' }, 'input'),
+        h('span', { class: 'cnn-short', 'aria-hidden': 'true' }, 'in')),
         h('td', null, '\u2013'), h('td', null, '\u2013'), h('td', null, '\u2013'),
-        h('td', null, '\u2013'), cell('out'), cell('size'), cell('jump'), cell('start'),
-        h('td', null));
+        h('td', null, '\u2013'), cell('out'), cell('size'), cell('jump'), cell('start'));
       const rows = layers.map((layer, i) => h('tr', { 'data-cnn-layer': i + 1 },
         h('th', { scope: 'row' }, String(i + 1)),
         ...['k', 's', 'd', 'p'].map((key, j) => h('td', null, h('input', {
@@ -153,14 +160,14 @@
             update();
           },
         }))),
-        cell('out'), cell('size'), cell('jump'), cell('start'),
-        h('td', null, h('button', { type: 'button', class: 'cnn-small-button',
-          'aria-label': `Remove layer ${i + 1}`, onclick: () => removeLayer(i) }, 'Remove'))));
+        cell('out'), cell('size'), cell('jump'), cell('start')));
       table.replaceChildren(
-        h('caption', { id: captionId }, 'Per layer: output size, and the receptive field\u2019s ' +
-          'size, jump and start (in input pixels)'),
+        h('caption', { id: captionId }, 'Per layer: kernel k, stride s, dilation d and ' +
+          'padding p (yours to edit), the output size, and the receptive field\u2019s size, ' +
+          'jump and start in input pixels'),
         head, h('tbody', null, input, ...rows));
       addButton.disabled = layers.length >= MAX_LAYERS;
+      removeButton.disabled = layers.length <= 1;
     }
 
     let view = null;

@@ -19,6 +19,9 @@
   "mean": 0.13096681797719087,
   "std": 0.3085779084816657
  },
+ "training": {
+  "label_smoothing": 0.1
+ },
  "tensors": [
   {
    "name": "c1.weight",
