@@ -30,7 +30,8 @@ class DropoutConfig:
     hidden: int = 1024
     width: float = 0.5          # conv channels: half of the lab's AlexNet, the FC layers full
     n_train: int = 1_000
-    n_test: int = 5_000
+    n_test: int = 2_000
+    period_epochs: int = 2      # held-out loss and error every 2 epochs (40 steps)
     schedule: Schedule = field(default_factory=lambda: Schedule(
         epochs=40, lr=0.01, batch_size=50, momentum=0.9, augment=False))
 
@@ -46,7 +47,8 @@ def run_arm(config: DropoutConfig, arm: str, seed: int, ctx: RunContext) -> ArmR
     data = load_data(config.data).head(config.n_train, config.n_test)
     model = small_alexnet(config.hidden, ARMS[arm], len(data.classes), data.channels,
                           config.width)
-    history = train(model, data, config.schedule, ctx, seed)
+    steps = config.period_epochs * (config.n_train // config.schedule.batch_size)
+    history = train(model, data, config.schedule, ctx, seed, period_steps=steps)
     return ArmResult(history=history, final={
         k: history[k][-1] for k in ("train_loss", "train_error", "test_loss", "test_error")})
 

@@ -33,6 +33,7 @@ class LabelSmoothingConfig:
     n_train: int = 5_000
     n_test: int = 10_000
     bins: int = 10
+    period_epochs: int = 2      # held-out curves every 2 epochs (the diagram uses all 10,000)
     schedule: Schedule = field(default_factory=lambda: Schedule(
         epochs=20, lr=0.05, batch_size=50, momentum=0.9, milestones=(0.5, 0.75),
         augment=False))
@@ -68,7 +69,8 @@ def run_arm(config: LabelSmoothingConfig, arm: str, seed: int, ctx: RunContext) 
     data = load_data(config.data).head(config.n_train, config.n_test)
     model = three_conv_net(True, config.widths, len(data.classes), data.channels)
     schedule = Schedule(**{**config.schedule.__dict__, "label_smoothing": ARMS[arm]})
-    history = train(model, data, schedule, ctx, seed)
+    steps = config.period_epochs * (config.n_train // schedule.batch_size)
+    history = train(model, data, schedule, ctx, seed, period_steps=steps)
     diagram = reliability(logits_of(model, data, data.test_x, ctx.device), data.test_y,
                           config.bins)
     return ArmResult(history=history, extra={"reliability": diagram}, final={
