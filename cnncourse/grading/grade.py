@@ -115,7 +115,11 @@ def grade_assignment(course: Course, assignment: str, workers: int = 1,
         from cnncourse.grading import cluster
 
         client = cluster.connect(scheduler)
-        machines = cluster.check_workers(client, sandboxed)
+        try:
+            machines = cluster.check_workers(client, sandboxed)
+        except BaseException:
+            client.close()
+            raise
     elif sandboxed and (problem := availability()) is not None:
         raise UsageError(problem)
     secret = secret or course_secret(course.root)
