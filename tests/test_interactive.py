@@ -230,8 +230,14 @@ def _trained(model: str, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
     return net.to(dtype).eval()
 
 
-def _torch_forward(model: str, x: torch.Tensor, dtype=torch.float32):
-    """Logits and the maps the page shows (after each layer's nonlinearity, as drawn)."""
+def _torch_forward(model: str, x: torch.Tensor, dtype=torch.float64):
+    """Logits and the maps the page shows (after each layer's nonlinearity, as drawn), from
+    the stored float32 weights, computed in ``dtype``.
+
+    float64 is the reference: float32 torch is not reproducible to 1e-4 on the paper's RBF
+    scores (about -70, minus squared distances of 84 numbers near +-1.7): its sums are ordered
+    by how many threads MKL takes at the moment, which moves the last bits of F6 and, through
+    the RBF's gradient, the fourth decimal of the score."""
     net = _trained(model, dtype)
     maps: dict[str, torch.Tensor] = {}
     taps = {"C1": net.act1, "S2": net.act2 if net.act2 is not None else net.s2,
@@ -268,19 +274,23 @@ def test_javascript_lenet5_gives_torchs_logits_and_feature_maps(demo, model):
     x32 = x32[:N_DIGITS]
     page_input = torch.tensor([o["input"] for o in out], dtype=torch.float64)
     assert torch.allclose(page_input, x32.reshape(N_DIGITS, -1).double(), atol=1e-6)
-    logits, maps = _torch_forward(model, x32)
     page_logits = torch.tensor([o["logits"] for o in out], dtype=torch.float64)
-    assert (page_logits - logits.double()).abs().max() < 1e-4
+    page_maps = {name: torch.tensor([o[name] for o in out], dtype=torch.float64)
+                 for name in ("C1", "S2", "C3")}
+    # torch on the loader's own (float32) digits: the same logits and maps within 1e-4
+    logits, maps = _torch_forward(model, x32)
+    assert (page_logits - logits).abs().max() < 1e-4
     assert torch.equal(page_logits.argmax(1), logits.argmax(1))
-    for name in ("C1", "S2", "C3"):
-        page_maps = torch.tensor([o[name] for o in out], dtype=torch.float64)
-        assert (page_maps - maps[name].reshape(N_DIGITS, -1).double()).abs().max() < 1e-4, name
-    # in float64 both sides do the same arithmetic: the same numbers to rounding
-    logits64, maps64 = _torch_forward(model, page_input.reshape(N_DIGITS, 1, 32, 32),
-                                      torch.float64)
+    for name, values in page_maps.items():
+        assert (values - maps[name].reshape(N_DIGITS, -1)).abs().max() < 1e-4, name
+    # torch's float32 forward pass too, within float32's precision of each number
+    logits32, maps32 = _torch_forward(model, x32, torch.float32)
+    assert ((page_logits - logits32).abs() / logits32.abs().clamp(min=1)).max() < 1e-5
+    assert (page_maps["C3"] - maps32["C3"].reshape(N_DIGITS, -1)).abs().max() < 1e-4
+    # on the page's own input both sides do the same float64 arithmetic: equal to rounding
+    logits64, maps64 = _torch_forward(model, page_input.reshape(N_DIGITS, 1, 32, 32))
     assert (page_logits - logits64).abs().max() < 1e-9
-    assert (torch.tensor([o["C3"] for o in out], dtype=torch.float64)
-            - maps64["C3"].reshape(N_DIGITS, -1)).abs().max() < 1e-9
+    assert (page_maps["C3"] - maps64["C3"].reshape(N_DIGITS, -1)).abs().max() < 1e-9
 
 
 def test_the_page_verifies_the_weights_checksum(demo):
@@ -320,8 +330,8 @@ def _agrees_with_torch(state: dict) -> None:
     assert ours is not None and np.abs(ours - np.array(state["image"]).reshape(28, 28)).max() < 1e-9
     mean, std = mnist_mean_std()
     x = torch.tensor(to_network_input(ours, mean, std)).reshape(1, 1, 32, 32)
-    logits, _ = _torch_forward(state["variant"], x.float())
-    assert np.abs(np.array(state["logits"]) - logits[0].double().numpy()).max() < 1e-4
+    logits, _ = _torch_forward(state["variant"], x)
+    assert np.abs(np.array(state["logits"]) - logits[0].numpy()).max() < 1e-4
     assert state["prediction"] == int(logits.argmax())
 
 
@@ -367,7 +377,7 @@ def test_a_chosen_test_digit_and_the_model_toggle(demo):
         state = _page_state(demo)
         assert state["variant"] == model
         logits, _ = _torch_forward(model, x)
-        assert np.abs(np.array(state["logits"]) - logits[0].double().numpy()).max() < 1e-4
+        assert np.abs(np.array(state["logits"]) - logits[0].numpy()).max() < 1e-4
         shown = [float(cell.get_attribute("data-cnn-p"))
                  for cell in demo.page.locator(".cnn-probs td[data-cnn-p]").all()]
         assert np.allclose(shown, torch.softmax(logits[0].double(), 0).numpy(), atol=1e-9)

@@ -143,8 +143,8 @@ def check_exported(folder: Path = WEIGHTS_DIR) -> dict[str, Any]:
     from cnncourse.lab.experiments.digits import EXPORTED_SEED
 
     return {"seed": EXPORTED_SEED, "seeds": results.seeds,
-            "test_accuracy": {m: dict(zip(results.seeds, results.final(m, "test_accuracy"),
-                                          strict=True)) for m in MODELS}}
+            "test_accuracy": {m: {s: float(a) for s, a in zip(
+                results.seeds, results.final(m, "test_accuracy"), strict=True)} for m in MODELS}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,8 +81,9 @@
       { 'data-cnn-in': 'n' });
     const presetId = uid('preset');
     const preset = h('select', { id: presetId, 'data-cnn-in': 'preset', onchange: usePreset },
-      h('option', { value: '' }, 'choose a stack...'),
-      ...Object.entries(PRESETS).map(([key, p]) => h('option', { value: key }, p.label)));
+      h('option', { value: '' }, 'your own stack'),
+      ...Object.entries(PRESETS).map(([key, p]) => h('option', { value: key,
+        selected: key === 'lenet5' }, p.label)));
     const addButton = h('button', { type: 'button', onclick: addLayer }, 'Add a layer');
     const removeButton = h('button', { type: 'button', onclick: removeLayer },
       'Remove the last layer');
@@ -119,6 +120,7 @@
     function addLayer() {
       if (layers.length >= MAX_LAYERS) return;
       layers.push([3, 1, 1, 1]);
+      preset.value = '';
       buildTable();
       update();
       const inputs = table.querySelectorAll('tbody tr:last-child input');
@@ -128,6 +130,7 @@
     function removeLayer() {
       if (layers.length <= 1) return;
       layers.pop();
+      preset.value = '';
       selected.level = Math.min(selected.level, layers.length);
       buildTable();
       update();
@@ -157,6 +160,7 @@
             const v = parseInt(event.target.value, 10);
             if (!Number.isFinite(v)) return;
             layer[j] = Math.min(LIMITS[key][1], Math.max(LIMITS[key][0], v));
+            preset.value = '';  // no longer the preset's stack
             update();
           },
         }))),
@@ -318,6 +322,7 @@
       set(newLayers, n) {
         layers = newLayers.map((l) => l.slice());
         if (n !== undefined) nField.input.value = n;
+        preset.value = '';
         buildTable();
         update();
       },
