@@ -1,13 +1,16 @@
 """What the cnncourse book build adds to Jupyter Book (a Sphinx extension, in _config.yml).
 
 - **Notebook downloads.** Every notebook page offers its executed notebook (``.ipynb``) in
-  the theme's download menu: myst-nb writes it to ``jupyter_execute/``; it is copied next to
-  the page's source in ``_sources/`` (the theme only does this when a launch button is set).
+  the theme's download menu: myst-nb writes it to ``jupyter_execute/`` (the outputs of a
+  page taken from the execution cache come from the cache); it goes next to the page's
+  source in ``_sources/`` (the theme only does this itself when a launch button is set).
 - **Problem sets and the package on the site.** The student version of every problem set
   (``cnncourse release`` on a temporary copy of the course) and a wheel of the package go to
   ``downloads/`` in the built HTML, so a reader of the site has everything to work offline.
   Both are cached in ``_build/.downloads`` under a hash of their sources;
   ``CNNCOURSE_BOOK_DOWNLOADS=0`` skips them (for building one chapter).
+- **Accessible markup.** Two pieces of markup written by docutils and myst-nb, which
+  axe-core reports against WCAG 2.1 A, are replaced in every page (``ACCESSIBLE_MARKUP``).
 - **Execution status.** ``{execution-status}`` is a table of every executed page: its run
   time and when it ran, from the execution cache (QuantEcon's status page, with page
   titles instead of file names).
@@ -21,10 +24,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
+import nbformat
 from docutils import nodes
+from jupyter_cache import get_cache
 from myst_nb.ext.execution_tables import METADATA_KEY
 from myst_nb.sphinx_ import NbMetadataCollector
 from sphinx.addnodes import pending_xref
@@ -44,10 +50,39 @@ def offer_notebook(app: Sphinx, pagename: str, templatename: str, context: dict,
     executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
     if doctree is None or not executed.is_file():
         return
+    notebook = nbformat.read(executed, as_version=4)
+    if not any(cell.get("outputs") for cell in notebook.cells):
+        # myst-nb writes a page taken from the execution cache without its outputs: take
+        # them from the cache, as myst-nb did to render the page
+        cache = app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache"
+        with suppress(KeyError):
+            _, notebook = get_cache(str(cache)).merge_match_into_notebook(notebook)
     target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(executed, target)
+    nbformat.write(notebook, target)
     context["ipynb_source"] = f"{pagename}.ipynb"
+
+
+# ----------------------------------------------------------------------------- markup
+# Markup that other tools write and axe-core rejects (WCAG 2.1 A), with what replaces it.
+ACCESSIBLE_MARKUP = {
+    # docutils marks each reference as a DPUB "doc-biblioentry", a role ARIA deprecated,
+    # inside role="list": a list whose items are not "listitem" (axe: aria-deprecated-role,
+    # aria-required-children)
+    'role="doc-biblioentry"': 'role="listitem"',
+    # myst-nb names a hidden cell's toggle "Toggle hidden content" while it shows "Show
+    # code cell source" (axe: label-content-name-mismatch): let the visible text name it
+    '<summary aria-label="Toggle hidden content">': "<summary>",
+}
+
+
+def accessible_markup(app: Sphinx, pagename: str, templatename: str, context: dict,
+                      doctree) -> None:
+    body = context.get("body")
+    if body:
+        for old, new in ACCESSIBLE_MARKUP.items():
+            body = body.replace(old, new)
+        context["body"] = body
 
 
 # ----------------------------------------------------------------------------- downloads
@@ -195,4 +230,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", prepare_downloads)
     app.connect("build-finished", copy_downloads)
     app.connect("html-page-context", offer_notebook, priority=500)
+    app.connect("html-page-context", accessible_markup)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
