@@ -110,6 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
                        "workers must run the same course environment); this machine keeps "
                        "the gradebook")
 
+    export = verbs.add_parser(
+        "export", parents=[course_option], help="grades for Canvas or Gradescope",
+        description="Write the last grading's scores in the shape a learning platform "
+        "imports, joined on its roster: --format canvas (the roster's Student, ID, SIS and "
+        "Section columns, a Points Possible row, one column for the assignment) or "
+        "--format gradescope (Name, SID, Email, Score). Students missing on either side "
+        "are listed.")
+    export.add_argument("assignment", metavar="ASSIGNMENT", help="a graded assignment")
+    export.add_argument("--format", required=True, choices=("canvas", "gradescope"))
+    export.add_argument("--roster", required=True, metavar="ROSTER.csv",
+                        help="the roster exported from the platform")
+    export.add_argument("--output", metavar="FILE", default=None,
+                        help="where to write (default: reports/<assignment>/"
+                        "<assignment>_<format>.csv)")
+
     verify = verbs.add_parser(
         "verify", parents=[course_option], help="check that the tests grade as intended",
         description="In a temporary copy of the course, release each assignment and grade "
@@ -163,6 +178,14 @@ def run(args: argparse.Namespace) -> int:
                                   cell_timeout=args.timeout, sandboxed=not args.no_sandbox,
                                   force=args.force, scheduler=args.scheduler)
         print(summary(graded, course, args.timeout))
+    elif args.verb == "export":
+        from pathlib import Path
+
+        from cnncourse.grading.export import describe, export
+
+        assignment = resolve_assignments(course, [args.assignment], "export")[0]
+        print(describe(export(course, assignment, args.format, Path(args.roster),
+                              Path(args.output) if args.output else None)))
     elif args.verb == "verify":
         from cnncourse.grading.verify import verify
 
@@ -187,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:  # --help, or wrong use already reported in one line
         return stop.code if isinstance(stop.code, int) else 2
     if args.verb is None:
-        print("cnncourse: choose a command: release, solutions, grade or verify "
+        print("cnncourse: choose a command: release, solutions, grade, export or verify "
               "(see: cnncourse --help)", file=sys.stderr)
         return 2
     try:
