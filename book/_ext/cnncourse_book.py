@@ -186,31 +186,43 @@ def _cell(content: nodes.Node | str) -> nodes.entry:
     return nodes.entry("", paragraph)
 
 
+def _title(env, page: str) -> str:
+    """A page's title with its chapter number, as the table of contents shows it."""
+    title = env.titles[page].astext() if page in env.titles else page
+    number = env.toc_secnumbers.get(page, {}).get("")
+    return f"{'.'.join(map(str, number))}. {title}" if number else title
+
+
 def status_table(env, docname: str) -> nodes.table:
-    rows = []
+    """Page, run time (or "failed") and when it ran, one row per executed page."""
+    rows, total = [], 0.0
     for page, data in sorted(NbMetadataCollector.get_doc_data(env).items()):
         run = data.get("exec_data")
         if not run:
             continue
         link = pending_xref(refdoc=docname, reftarget="/" + page, reftype="doc",
                             refdomain="std", refexplicit=True, refwarn=True)
-        link += nodes.inline(text=env.titles[page].astext() if page in env.titles else page)
+        link += nodes.inline(text=_title(env, page))
         seconds = run.get("runtime")
-        when = datetime.fromtimestamp(run["mtime"]).strftime("%Y-%m-%d %H:%M")
-        rows.append((link, "-" if seconds is None else f"{seconds:.1f}", when,
-                     "ran" if run.get("succeeded") else "failed", seconds or 0.0))
+        if not run.get("succeeded"):
+            seconds_text = "failed"
+        else:
+            seconds_text = "-" if seconds is None else f"{seconds:.1f}"
+            total += seconds or 0.0
+        # no-break spaces: date and time stay on one line on a phone
+        when = datetime.fromtimestamp(run["mtime"]).strftime("%d\u00a0%b\u00a0%H:%M")
+        rows.append((link, seconds_text, when))
     table = nodes.table(classes=["colwidths-auto", "execution-status"])
-    group = nodes.tgroup(cols=4)
+    group = nodes.tgroup(cols=3)
     table += group
-    group += [nodes.colspec(colwidth=w) for w in (50, 15, 25, 10)]
+    group += [nodes.colspec(colwidth=w) for w in (60, 20, 20)]
     head = nodes.thead()
-    head += nodes.row("", *(_cell(t) for t in ("page", "run time (s)", "executed", "result")))
+    head += nodes.row("", *(_cell(t) for t in ("page", "run time (s)", "last run")))
     body = nodes.tbody()
-    for link, seconds, when, result, _ in rows:
-        body += nodes.row("", _cell(link), _cell(seconds), _cell(when), _cell(result))
-    total = sum(r[-1] for r in rows)
+    for link, seconds, when in rows:
+        body += nodes.row("", _cell(link), _cell(seconds), _cell(when))
     body += nodes.row("", _cell(nodes.strong(text="all pages")),
-                      _cell(nodes.strong(text=f"{total:.1f}")), _cell(""), _cell(""))
+                      _cell(nodes.strong(text=f"{total:.1f}")), _cell(""))
     group += [head, body]
     return table
 
