@@ -191,8 +191,8 @@ READY = """() => {
 class Demo:
     """The demo page in one browser tab, with what went wrong on the way."""
 
-    def __init__(self, browser, url: str, width: int = 1280) -> None:
-        self.page = browser.new_page(viewport={"width": width, "height": 1000})
+    def __init__(self, browser, url: str, width: int = 1280, touch: bool = False) -> None:
+        self.page = browser.new_page(viewport={"width": width, "height": 1000}, has_touch=touch)
         self.errors: list[str] = []
         self.outside: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
@@ -363,6 +363,32 @@ def test_a_digit_drawn_with_the_keyboard_is_read_as_torch_reads_it(demo):
     keyboard.press("Delete")
     demo.page.wait_for_timeout(50)
     assert _page_state(demo)["image"] is None
+
+
+def test_a_digit_drawn_with_a_finger_is_read_and_does_not_scroll_the_page(browser, server):
+    demo = Demo(browser, server, width=390, touch=True)
+    try:
+        pad = demo.page.locator(".cnn-pad")
+        pad.scroll_into_view_if_needed()
+        box = pad.bounding_box()
+        scrolled = demo.page.evaluate("window.scrollY")
+        cdp = demo.page.context.new_cdp_session(demo.page)
+        points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in ONE]
+        steps = [points[0]] + [(a[0] + (b[0] - a[0]) * i / 8, a[1] + (b[1] - a[1]) * i / 8)
+                               for a, b in zip(points, points[1:], strict=False)
+                               for i in range(1, 9)]
+        for kind, (x, y) in [("touchStart", steps[0])] + [("touchMove", s) for s in steps[1:]]:
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        demo.page.wait_for_timeout(100)
+        state = _page_state(demo)
+        assert state["source"] == "drawing"
+        _agrees_with_torch(state)
+        assert state["prediction"] == 1
+        assert demo.page.evaluate("window.scrollY") == scrolled, "the stroke scrolled the page"
+        assert not demo.errors
+    finally:
+        demo.close()
 
 
 def test_a_chosen_test_digit_and_the_model_toggle(demo):
