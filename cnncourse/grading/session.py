@@ -139,8 +139,12 @@ class Session:
             raise Stuck(f"expected '{expected}', got '{str(got)[:40]}'{detail}")
         return body
 
-    def close(self) -> str:
-        """Kill the runner and everything it started; what it printed before its start."""
+    def close(self, finished: bool = False) -> str:
+        """Kill the runner and everything it started (a runner that finished gets a moment
+        to end by itself); what it printed before its start."""
+        if finished:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=5)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(Exception):
@@ -203,7 +207,7 @@ def run_notebook(steps: list[Step], command: list[str], env: dict[str, str], lim
             record.notes.append(f"the notebook's code broke the grader's run in {where} "
                                 f"({stuck}); the parts after it score 0")
     finally:
-        record.log = session.close()
+        record.log = session.close(record.finished)
         record.seconds = time.monotonic() - started
     for step in steps:
         for gid, _, _ in step.tests:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import time
 from pathlib import Path
 
@@ -267,4 +268,7 @@ def run_worker(sandbox: str, assignment: str, student: str, limits: dict, secret
     os.chdir(sandbox)
     result = grade_in_sandbox(Path(sandbox), assignment, student, Limits(**limits), secret,
                               feedback, sandboxed)
+    # CPU seconds of this worker and of everything it waited for (the sandboxed runner)
+    used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    result["timings"]["CPU"] = sum(u.ru_utime + u.ru_stime for u in used)
     (Path(sandbox) / RESULT_FILE).write_text(json.dumps(result, indent=1), encoding="utf-8")
