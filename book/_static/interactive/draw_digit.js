@@ -21,6 +21,8 @@
     lenet5: 'the paper\u2019s LeNet-5 (sparse C3, scaled tanh, RBF output)',
   };
   const pct = (p) => (100 * p).toFixed(1) + ' %';
+  /** Two decimals with a true minus sign; no "-0.00" for a tiny negative. */
+  const signed = (v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2).replace('-', '\u2212');
 
   /** RGB of value v in [-1, 1]: blue below 0, white at 0, vermillion above (the palette). */
   function diverging(v) {
@@ -85,9 +87,16 @@
     const source = h('p', { class: 'cnn-source', 'data-cnn-out': 'source' });
     // label smoothing's target for the right class: 1 - eps + eps / 10, the most training asks
     const eps = entries.lenet5_modern.training.label_smoothing;
-    const note = h('p', { class: 'cnn-probs-note' }, `Both networks were trained with label ` +
-      `smoothing (\u03B5 = ${eps}): they learn to give a clear digit ${pct(1 - eps + eps / 10)}` +
-      ', not 100 %.');
+    const note = h('p', { class: 'cnn-probs-note' });
+    function describeTraining() {
+      note.textContent = `Both networks were trained with label smoothing (\u03B5 = ${eps}), ` +
+        `whose target for the right class is ${pct(1 - eps + eps / 10)}, not 100 %: a ` +
+        'probability near it is a confident answer.' +
+        (state.variant === 'lenet5' ? ' The paper\u2019s network scores each class by minus ' +
+          'the squared distance from F6 to the class\u2019s fixed code; the probabilities are ' +
+          'the softmax of these scores, as in its training.' : '');
+    }
+    describeTraining();
 
     el.classList.add('cnn-widget', 'cnn-digit');
     el.append(
@@ -333,7 +342,7 @@
             : 'all six';
           tbody.append(h('tr', null, h('th', { scope: 'row' }, String(c)),
             ...[lo, sum / values.length, hi].map((v) => h('td', { class: 'cnn-num' },
-              r ? v.toFixed(2).replace('-', '\u2212') : '\u2013')),
+              r ? signed(v) : '\u2013')),
             reads === null ? null : h('td', null, reads)));
         }
         mapsBox.append(h('div', { class: 'cnn-map-layer' },
@@ -378,7 +387,7 @@
       }
     });
     for (const radio of el.querySelectorAll('input[type=radio]')) {
-      radio.addEventListener('change', () => describeSource(state.verified));
+      radio.addEventListener('change', () => { describeSource(state.verified); describeTraining(); });
     }
 
     run();
