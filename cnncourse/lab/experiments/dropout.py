@@ -4,7 +4,8 @@ Srivastava et al. 2014).
 AlexNet over-fits without dropout: 60 million parameters against 1.2 million images. We
 make the same regime small: the CPU-sized AlexNet (``cnncourse.lab.models.small_alexnet``,
 at half its conv channels) with two wide FC layers of ``hidden`` units (1.3 million
-parameters), trained on only ``n_train`` images without
+parameters, He initialisation: with PyTorch's default scale and LRN it never leaves chance),
+trained on only ``n_train`` images without
 augmentation until it has memorised them, with and without dropout 0.5 on the outputs of
 FC6 and FC7 (where the paper puts it). Everything else is the same, seed for seed.
 """
@@ -17,7 +18,7 @@ import numpy as np
 
 from cnncourse.lab.datasets import load_data
 from cnncourse.lab.loop import RunContext, Schedule, train
-from cnncourse.lab.models import small_alexnet
+from cnncourse.lab.models import he_init, small_alexnet
 from cnncourse.lab.spec import ArmResult, Claim, Experiment, Verdict
 
 ARMS = {"no_dropout": 0.0, "dropout": 0.5}
@@ -45,8 +46,8 @@ def arms(config: DropoutConfig) -> list[str]:
 
 def run_arm(config: DropoutConfig, arm: str, seed: int, ctx: RunContext) -> ArmResult:
     data = load_data(config.data).head(config.n_train, config.n_test)
-    model = small_alexnet(config.hidden, ARMS[arm], len(data.classes), data.channels,
-                          config.width)
+    model = he_init(small_alexnet(config.hidden, ARMS[arm], len(data.classes), data.channels,
+                                  config.width))
     steps = config.period_epochs * (config.n_train // config.schedule.batch_size)
     history = train(model, data, config.schedule, ctx, seed, period_steps=steps)
     return ArmResult(history=history, final={
