@@ -4,10 +4,10 @@ Srivastava et al. 2014).
 AlexNet over-fits without dropout: 60 million parameters against 1.2 million images. We
 make the same regime small: the CPU-sized AlexNet (``cnncourse.lab.models.small_alexnet``,
 at half its conv channels) with two wide FC layers of ``hidden`` units (1.3 million
-parameters, He initialisation: with PyTorch's default scale and LRN it never leaves chance),
-trained on only ``n_train`` images without
-augmentation until it has memorised them, with and without dropout 0.5 on the outputs of
-FC6 and FC7 (where the paper puts it). Everything else is the same, seed for seed.
+parameters; He initialisation, since with PyTorch's default scale and LRN it never leaves
+chance), trained on only ``n_train`` images without augmentation until it has memorised
+them, with and without dropout 0.5 on the outputs of FC6 and FC7 (where the paper puts it).
+Everything else is the same, seed for seed.
 """
 
 from __future__ import annotations
