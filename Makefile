@@ -47,7 +47,7 @@ verify: $(STAMP)                ## source full marks, release zero, every mutant
 # rest in the other; the README lists each one's time), then the check. A stopped run resumes
 # where it stopped; `make lab-again` deletes results/ first and re-runs everything.
 LAB_REST := relu_tanh_sweep relu_tanh dropout batchnorm label_smoothing classic_sweep classic \
-            feature_reuse transfer_source transfer
+            feature_reuse transfer_source transfer digits
 .PHONY: lab lab-again lab-degradation lab-rest
 lab: $(STAMP)                   ## run the course lab's missing experiments (hours), then check
 	$(MAKE) -j2 lab-degradation lab-rest
@@ -59,6 +59,11 @@ lab-degradation lab-rest: $(STAMP)
 lab-again: $(STAMP)             ## delete results/ and re-run the whole lab
 	rm -rf results
 	$(MAKE) lab
+
+.PHONY: interactive
+interactive: $(STAMP)           ## the interactive figures' weights and static fallbacks, from results/
+	$(BIN)/python -m cnncourse.interactive.export
+	$(BIN)/python scripts/interactive_fallbacks.py
 
 serve: book                     ## open the built book on http://localhost:8000
 	$(BIN)/python -m http.server --directory _build/html 8000
