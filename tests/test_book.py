@@ -328,9 +328,13 @@ def test_released_problem_sets_and_the_wheel_are_on_the_site(html_root: Path) ->
     wheels = sorted((html_root / "downloads").glob("cnncourse-*-py3-none-any.whl"))
     assert len(wheels) == 1, wheels
     assert f'href="../downloads/{wheels[0].name}"' in listing, "the wheel is not linked"
-    names = zipfile.ZipFile(wheels[0]).namelist()
+    wheel = zipfile.ZipFile(wheels[0])
+    names = wheel.namelist()
     assert "cnncourse/checks/ps01.py" in names and any(n.endswith(".npz") for n in names), (
         "the wheel lacks the checkers or the bundled data")
+    metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA")))
+    assert b"Provides-Extra: notebooks" in metadata, (
+        "the install steps use the wheel's [notebooks] extra (JupyterLab, myst-nb)")
 
 
 def test_execution_status_page_lists_every_chapter(html_root: Path) -> None:
