@@ -6,8 +6,10 @@ has not seen it is more confident than it is right. Smoothing the targets (epsil
 the paper's) caps that reward. We measure it as Guo et al. (2017) do: a reliability diagram
 (held-out predictions binned by confidence; each bin's accuracy against its mean confidence)
 and the expected calibration error, ECE = sum over bins of (bin share) x |accuracy -
-confidence|. The network is chapter 6's three-conv net with BN, trained long on few images
-so that the one-hot version over-fits, with and without smoothing.
+confidence|. The network is a ResNet-20 at half width (chapter 7's, with its batch norm)
+trained on 10,000 images without augmentation, long enough for the one-hot version to
+over-fit, with and without smoothing. (Chapter 6's three-conv network barely leaves 70 %
+training error on Clutter-10 in that budget: a network that under-fits is not over-confident.)
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import torch
 
 from cnncourse.lab.datasets import load_data
 from cnncourse.lab.loop import RunContext, Schedule, logits_of, train
-from cnncourse.lab.models import three_conv_net
 from cnncourse.lab.spec import ArmResult, Claim, Experiment, Verdict
+from cnncourse.models.resnet import cifar_resnet
 
 ARMS = {"one_hot": 0.0, "smoothed": 0.1}
 
@@ -29,14 +31,16 @@ ARMS = {"one_hot": 0.0, "smoothed": 0.1}
 class LabelSmoothingConfig:
     data: str = "clutter10"
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    widths: tuple[int, ...] = (16, 32, 64)
-    n_train: int = 5_000
+    depth: int = 20
+    widths: tuple[int, int, int] = (8, 16, 32)
+    downsample: int = 2         # 16x16 images, as in the degradation runs
+    n_train: int = 10_000
     n_test: int = 10_000
     bins: int = 10
     period_epochs: int = 2      # held-out curves every 2 epochs (the diagram uses all 10,000)
     schedule: Schedule = field(default_factory=lambda: Schedule(
-        epochs=20, lr=0.05, batch_size=50, momentum=0.9, milestones=(0.5, 0.75),
-        augment=False))
+        epochs=16, lr=0.1, batch_size=128, momentum=0.9, weight_decay=1e-4,
+        milestones=(0.5, 0.75), augment=False))
 
 
 CONFIG = LabelSmoothingConfig()
@@ -66,8 +70,10 @@ def arms(config: LabelSmoothingConfig) -> list[str]:
 
 
 def run_arm(config: LabelSmoothingConfig, arm: str, seed: int, ctx: RunContext) -> ArmResult:
-    data = load_data(config.data).head(config.n_train, config.n_test)
-    model = three_conv_net(True, config.widths, len(data.classes), data.channels)
+    data = load_data(config.data).downsampled(config.downsample).head(config.n_train,
+                                                                      config.n_test)
+    model = cifar_resnet(config.depth, widths=config.widths, in_channels=data.channels,
+                         num_classes=len(data.classes))
     schedule = Schedule(**{**config.schedule.__dict__, "label_smoothing": ARMS[arm]})
     steps = config.period_epochs * (config.n_train // schedule.batch_size)
     history = train(model, data, schedule, ctx, seed, period_steps=steps)
