@@ -65,6 +65,10 @@ interactive: $(STAMP)           ## the interactive figures' weights and static f
 	$(BIN)/python -m cnncourse.interactive.export
 	$(BIN)/python scripts/interactive_fallbacks.py
 
+.PHONY: jupyter
+jupyter: $(STAMP)               ## JupyterLab on exercises/: nbgrader's Formgrader and Assignment List
+	$(BIN)/cnncourse jupyter
+
 serve: book                     ## open the built book on http://localhost:8000
 	$(BIN)/python -m http.server --directory _build/html 8000
 

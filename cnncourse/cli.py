@@ -137,6 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="grade only N of each assignment's mutants, spread evenly over "
                         "its parts, for a quick check (default: all)")
 
+    jupyter = verbs.add_parser(
+        "jupyter", parents=[course_option], help="JupyterLab with nbgrader's menus working",
+        description="Start JupyterLab on the course folder, so that the Nbgrader menu's "
+        "Formgrader finds the course and its Assignment List the exchange (Exchange.root in "
+        "nbgrader_config.py, made if missing). Ctrl-C stops it.")
+    jupyter.add_argument("--port", type=_positive_int, default=None, metavar="N",
+                         help="the port (default: JupyterLab's, 8888 or the next free one)")
+    jupyter.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    jupyter.add_argument("--allow-root", action="store_true",
+                         help="run as root (JupyterLab refuses otherwise; a container's root)")
+
     for sub in (grade, verify):
         sub.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                          help="submissions graded at the same time (default: 1; 2 suits a "
@@ -186,6 +197,11 @@ def run(args: argparse.Namespace) -> int:
         assignment = resolve_assignments(course, [args.assignment], "export")[0]
         print(describe(export(course, assignment, args.format, Path(args.roster),
                               Path(args.output) if args.output else None)))
+    elif args.verb == "jupyter":
+        from cnncourse.grading.jupyter import start_jupyter
+
+        start_jupyter(course, port=args.port, open_browser=not args.no_browser,
+                      allow_root=args.allow_root)
     elif args.verb == "verify":
         from cnncourse.grading.verify import verify
 
@@ -210,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:  # --help, or wrong use already reported in one line
         return stop.code if isinstance(stop.code, int) else 2
     if args.verb is None:
-        print("cnncourse: choose a command: release, solutions, grade, export or verify "
+        print("cnncourse: choose a command: release, solutions, grade, export, verify or jupyter "
               "(see: cnncourse --help)", file=sys.stderr)
         return 2
     try:

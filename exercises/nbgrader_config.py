@@ -4,6 +4,8 @@ Use it through ``cnncourse release | solutions | grade | verify``; plain ``nbgra
 from this folder reads the same settings.
 """
 
+import os
+
 from cnncourse.grading.feedback import HideHiddenTests
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
@@ -12,6 +14,15 @@ c = get_config()  # noqa: F821 (injected by traitlets when it loads this file)
 
 c.CourseDirectory.course_id = "cnncourse"
 # The gradebook is the default: sqlite:///<this folder>/gradebook.db.
+
+# Paths are this folder's wherever nbgrader or JupyterLab starts (traitlets defines
+# __file__ when it loads this file), so the Formgrader finds the course. The exchange the
+# Assignment List fetches from and submits to is exchange/ here (`cnncourse jupyter` makes
+# it writable by all, as nbgrader requires; git ignores it); fetched work goes to fetched/.
+_here = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.root = _here
+c.Exchange.root = os.path.join(_here, "exchange")
+c.Exchange.assignment_dir = os.path.join(_here, "fetched")
 
 # Seconds per cell when a notebook is executed for grading. Generous: a correct but slow
 # loop-based answer must not lose points on a 2-core laptop; `cnncourse grade --timeout`
