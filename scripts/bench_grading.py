@@ -8,13 +8,16 @@ two runs gave identical grades. Not a test: run it by hand and quote what it pri
 
     .venv/bin/python scripts/bench_grading.py --students 40 --workers 2
     .venv/bin/python scripts/bench_grading.py --students 40 --sandbox-cost
+    .venv/bin/python scripts/bench_grading.py --students 10 --cpu
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,9 +86,15 @@ def main() -> int:
     parser.add_argument("--sandbox-cost", action="store_true",
                         help="instead, grade with 1 worker with and without the sandbox, "
                         "alternating, and print what the sandbox adds per submission")
+    parser.add_argument("--cpu", action="store_true",
+                        help="instead, CPU seconds per submission (1 worker): cnncourse grade "
+                        "with and without the sandbox, and plain `nbgrader autograde` on the "
+                        "same notebooks (needs a writable cgroup-v1 cpuacct, as root)")
     args = parser.parse_args()
     if args.sandbox_cost:
         return sandbox_cost(args.assignment, args.students)
+    if args.cpu:
+        return cpu_per_submission(args.assignment, args.students)
     quiet = open(os.devnull, "w")  # noqa: SIM115 - the per-student lines would drown the result
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         root = Path(tmp) / "course"
@@ -133,6 +142,52 @@ def sandbox_cost(assignment: str, students: int, rounds: int = 2) -> int:
     added = min(per[True]) - min(per[False])
     print(f"the sandbox adds {added:+.2f} s per submission (best of {rounds} rounds each; "
           f"load average now {os.getloadavg()[0]:.1f})")
+    return 0
+
+
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+
+def cpu_seconds(argv: list[str], cwd: Path) -> float:
+    """CPU seconds of a command and every process it starts (a cgroup of its own, so
+    that processes nobody waits for are counted too)."""
+    group = CPUACCT / f"cnncourse-bench-{os.getpid()}"
+    group.mkdir()
+    try:
+        process = subprocess.Popen(["sh", "-c", f'echo $$ > {group}/cgroup.procs && exec "$@"',
+                                    "sh", *argv], cwd=cwd, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        if process.wait() != 0:
+            raise SystemExit(f"{' '.join(argv)} failed")
+        return int((group / "cpuacct.usage").read_text()) / 1e9
+    finally:
+        for pid in (group / "cgroup.procs").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), 9)
+        time.sleep(0.5)
+        group.rmdir()
+
+
+def cpu_per_submission(assignment: str, students: int) -> int:
+    if not os.access(CPUACCT, os.W_OK):
+        raise SystemExit(f"--cpu needs a writable {CPUACCT} (run as root)")
+    cnncourse_bin = [sys.executable, "-m", "cnncourse"]
+    nbgrader_bin = [str(Path(sys.executable).with_name("nbgrader"))]
+    with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp:
+        root = Path(tmp) / "course"
+        build_class(root, assignment, students)
+        runs = {
+            "cnncourse grade (sandbox)": cnncourse_bin + ["grade", assignment, "--course",
+                                                          str(root), "--force"],
+            "cnncourse grade --no-sandbox": cnncourse_bin + ["grade", assignment, "--course",
+                                                             str(root), "--force",
+                                                             "--no-sandbox"],
+            "nbgrader autograde (no protection, no feedback)": nbgrader_bin + [
+                "autograde", assignment, "--force"],
+        }
+        for label, argv in runs.items():
+            seconds = cpu_seconds(argv, root)
+            print(f"{label:48s} {seconds / students:5.2f} CPU s per submission", flush=True)
     return 0
 
 
