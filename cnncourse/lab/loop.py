@@ -109,7 +109,8 @@ def evaluate(model: nn.Module, data: ImageData, device: str = "cpu",
 
 def train(model: nn.Module, data: ImageData, schedule: Schedule, ctx: RunContext, seed: int,
           period_steps: int | None = None, evaluate_test: bool = True,
-          optimizer: torch.optim.Optimizer | None = None) -> dict[str, list[float]]:
+          optimizer: torch.optim.Optimizer | None = None,
+          stop_below: float | None = None) -> dict[str, list[float]]:
     """Train ``model`` and return its history: per period, the mean training loss and error
     over the period's batches (in training mode, augmented, as the papers plot them), the
     held-out loss and error after it, the rate, and the seconds it took.
@@ -117,7 +118,8 @@ def train(model: nn.Module, data: ImageData, schedule: Schedule, ctx: RunContext
     A period is an epoch, or ``period_steps`` optimiser steps. The last incomplete batch of
     an epoch is dropped, so every step sees ``batch_size`` images. A ready ``optimizer``
     (parameter groups with rates of their own) replaces the schedule's; the milestones
-    still divide every group's rate by 10.
+    still divide every group's rate by 10. ``stop_below``: stop after the first period whose
+    training error is below it (a run that only asks how soon a level is reached).
     """
     device = ctx.device
     model.to(device).train()
@@ -134,8 +136,10 @@ def train(model: nn.Module, data: ImageData, schedule: Schedule, ctx: RunContext
         "step", "train_loss", "train_error", "test_loss", "test_error", "lr", "seconds")}
     loss_sum = wrong = seen = 0.0
     start = time.perf_counter()
-    step = 0
+    step, reached = 0, False
     for _ in range(schedule.epochs):
+        if reached:
+            break
         order = torch.randperm(len(data.train_x), generator=generator)
         for i in range(per_epoch):
             index = order[i * schedule.batch_size:(i + 1) * schedule.batch_size]
@@ -172,7 +176,10 @@ def train(model: nn.Module, data: ImageData, schedule: Schedule, ctx: RunContext
                                  f"{history['train_loss'][-1]:.3f}, error "
                                  f"{history['train_error'][-1]:.3f}{held_out} "
                                  f"({history['seconds'][-1]:.0f} s)")
+                reached = stop_below is not None and history["train_error"][-1] < stop_below
                 loss_sum = wrong = seen = 0.0
+                if reached:
+                    break
     if not evaluate_test:
         del history["test_loss"], history["test_error"]
     return history
