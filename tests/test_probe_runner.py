@@ -228,7 +228,8 @@ def test_an_error_is_recorded_with_its_traceback(conversation):
 def test_a_cell_that_overruns_is_stopped_at_its_limit(conversation):
     done = conversation["cells"]["timeout"]
     assert f"ran for more than {CELL_TIMEOUT} s" in done["error"]["evalue"]
-    assert CELL_TIMEOUT - 0.5 <= done["seconds"] < CELL_TIMEOUT + 5
+    # the limit counts CPU seconds: a loaded machine stretches them, at most WALL_FACTOR-fold
+    assert CELL_TIMEOUT - 0.5 <= done["seconds"] < CELL_TIMEOUT * runner.WALL_FACTOR + 5
     assert any(o["output_type"] == "error" for o in done["outputs"])
     assert conversation["cells"]["still alive"]["outputs"][0]["text"] == "still here\n"
 
@@ -249,8 +250,8 @@ def test_a_crash_in_a_test_group_is_reported_as_crashed(conversation):
 def test_a_hang_in_a_test_group_is_killed_within_its_budget(conversation):
     group = conversation["groups"]["hang"]
     assert group["done"]["status"] == "killed"
-    assert group["seconds"] < HANG_BUDGET + 3
-    assert group["done"]["seconds"] <= HANG_BUDGET + 1
+    assert group["seconds"] < HANG_BUDGET * runner.WALL_FACTOR + 3
+    assert group["done"]["seconds"] <= HANG_BUDGET * runner.WALL_FACTOR + 1
 
 
 def test_stale_requests_of_an_earlier_group_are_skipped(conversation):
