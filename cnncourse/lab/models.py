@@ -17,7 +17,7 @@ from cnncourse.models.nin import NiN, nin_cifar
 from cnncourse.models.vgg import VGG
 
 # AlexNet's five conv layers for 32x32 inputs: 5x5 filters (11x11 at stride 4 would leave
-# 6x6 maps), LRN after the first two, 3x3 stride-2 pools: 32 -> 15 -> 7 -> 3.
+# 6x6 maps), LRN after the first two, 3x3 stride-2 pools: 32 -> 15 -> 7 -> 3 (28 -> 13 -> 6 -> 2).
 ALEXNET_CIFAR = (
     ConvSpec(24, 5, padding=2, norm=True, pool=True),
     ConvSpec(48, 5, padding=2, norm=True, pool=True),
@@ -30,13 +30,16 @@ VGG_A_QUARTER = [16, "M", 32, "M", 64, 64, "M", 128, 128, "M", 128, 128, "M"]
 
 
 def small_alexnet(hidden: int = 256, dropout: float = 0.5, classes: int = 10,
-                  in_channels: int = 3, width: float = 1.0) -> AlexNet:
-    """AlexNet for 32x32 images (``ALEXNET_CIFAR``, its channels times ``width``), FC6 and
-    FC7 of ``hidden`` units."""
+                  in_channels: int = 3, width: float = 1.0, size: int = 32) -> AlexNet:
+    """AlexNet for small images (``ALEXNET_CIFAR``, its channels times ``width``), FC6 and
+    FC7 of ``hidden`` units; ``size`` is the input's side (32: CIFAR, 28: MNIST)."""
     table = tuple(replace(spec, out_channels=max(1, round(spec.out_channels * width)))
                   for spec in ALEXNET_CIFAR)
+    side = size
+    for _ in range(sum(spec.pool for spec in table)):  # each 3x3 stride-2 pool
+        side = (side - 3) // 2 + 1
     return AlexNet(table, num_classes=classes, in_channels=in_channels, hidden=hidden,
-                   dropout=dropout, feature_size=3)
+                   dropout=dropout, feature_size=side)
 
 
 def small_vgg(hidden: int = 256, dropout: float = 0.5, classes: int = 10,

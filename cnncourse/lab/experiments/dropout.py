@@ -3,11 +3,14 @@ Srivastava et al. 2014).
 
 AlexNet over-fits without dropout: 60 million parameters against 1.2 million images. We
 make the same regime small: the CPU-sized AlexNet (``cnncourse.lab.models.small_alexnet``,
-at half its conv channels) with two wide FC layers of ``hidden`` units (1.3 million
-parameters; He initialisation, since with PyTorch's default scale and LRN it never leaves
-chance), trained on only ``n_train`` images without augmentation until it has memorised
-them, with and without dropout 0.5 on the outputs of FC6 and FC7 (where the paper puts it).
-Everything else is the same, seed for seed.
+at half its conv channels) with two wide FC layers of ``hidden`` units (1.2 million
+parameters, He initialisation), trained with Adam on only 1,000 of the bundled MNIST digits,
+without augmentation, until it has memorised them, with and without dropout 0.5 on the
+outputs of FC6 and FC7 (where the paper puts it). Everything else is the same, seed for seed.
+
+Why digits: dropout can only help where there is something to generalise. Piloted on 1,000
+Clutter-10 images, the network memorised them and stayed at 84 % held-out error with or
+without dropout; 1,000 digits are enough to learn digits from, not enough not to over-fit.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ ARMS = {"no_dropout": 0.0, "dropout": 0.5}
 
 @dataclass(frozen=True)
 class DropoutConfig:
-    data: str = "clutter10"
+    data: str = "mnist"
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     hidden: int = 1024
     width: float = 0.5          # conv channels: half of the lab's AlexNet, the FC layers full
@@ -34,7 +37,7 @@ class DropoutConfig:
     n_test: int = 2_000
     period_epochs: int = 2      # held-out loss and error every 2 epochs (40 steps)
     schedule: Schedule = field(default_factory=lambda: Schedule(
-        epochs=40, lr=0.01, batch_size=50, momentum=0.9, augment=False))
+        epochs=30, lr=1e-3, batch_size=50, optimizer="adam", augment=False))
 
 
 CONFIG = DropoutConfig()
@@ -47,7 +50,7 @@ def arms(config: DropoutConfig) -> list[str]:
 def run_arm(config: DropoutConfig, arm: str, seed: int, ctx: RunContext) -> ArmResult:
     data = load_data(config.data).head(config.n_train, config.n_test)
     model = he_init(small_alexnet(config.hidden, ARMS[arm], len(data.classes), data.channels,
-                                  config.width))
+                                  config.width, data.size))
     steps = config.period_epochs * (config.n_train // config.schedule.batch_size)
     history = train(model, data, config.schedule, ctx, seed, period_steps=steps)
     return ArmResult(history=history, final={
@@ -86,5 +89,5 @@ CLAIMS = (
 
 EXPERIMENT = Experiment(
     name="dropout", chapter="ch04",
-    summary="a small AlexNet on 1,000 images, with and without dropout in FC6 and FC7",
+    summary="a small AlexNet on 1,000 digits, with and without dropout in FC6 and FC7",
     config=CONFIG, arms=arms, run_arm=run_arm, claims=CLAIMS)
