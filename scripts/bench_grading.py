@@ -86,6 +86,9 @@ def main() -> int:
     parser.add_argument("--sandbox-cost", action="store_true",
                         help="instead, grade with 1 worker with and without the sandbox, "
                         "alternating, and print what the sandbox adds per submission")
+    parser.add_argument("--save", metavar="JSON", default=None,
+                        help="with --cpu: also write the figures there (the instructors' page "
+                        "reads book/data/grading_benchmark.json)")
     parser.add_argument("--cpu", action="store_true",
                         help="instead, CPU seconds per submission (1 worker): cnncourse grade "
                         "with and without the sandbox, and plain `nbgrader autograde` on the "
@@ -94,7 +97,7 @@ def main() -> int:
     if args.sandbox_cost:
         return sandbox_cost(args.assignment, args.students)
     if args.cpu:
-        return cpu_per_submission(args.assignment, args.students)
+        return cpu_per_submission(args.assignment, args.students, args.save)
     quiet = open(os.devnull, "w")  # noqa: SIM115 - the per-student lines would drown the result
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         root = Path(tmp) / "course"
@@ -168,7 +171,7 @@ def cpu_seconds(argv: list[str], cwd: Path) -> float:
         group.rmdir()
 
 
-def cpu_per_submission(assignment: str, students: int) -> int:
+def cpu_per_submission(assignment: str, students: int, save: str | None = None) -> int:
     if not os.access(CPUACCT, os.W_OK):
         raise SystemExit(f"--cpu needs a writable {CPUACCT} (run as root)")
     cnncourse_bin = [sys.executable, "-m", "cnncourse"]
@@ -185,9 +188,20 @@ def cpu_per_submission(assignment: str, students: int) -> int:
             "nbgrader autograde (no protection, no feedback)": nbgrader_bin + [
                 "autograde", assignment, "--force"],
         }
+        measured = {}
         for label, argv in runs.items():
             seconds = cpu_seconds(argv, root)
+            measured[label] = round(seconds / students, 2)
             print(f"{label:48s} {seconds / students:5.2f} CPU s per submission", flush=True)
+    if save:
+        import json
+        import platform
+
+        Path(save).write_text(json.dumps({
+            "assignment": assignment, "students": students, "workers": 1,
+            "cpu_seconds_per_submission": measured, "load_average": os.getloadavg()[0],
+            "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+            "date": time.strftime("%Y-%m-%d")}, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

@@ -44,6 +44,7 @@ def build(chapter: str, fresh: bool) -> int:
         shutil.copy(ROOT / name, project / name)
     for link, target in ((project / "book" / "_static", ROOT / "book" / "_static"),
                          (project / "book" / "_ext", ROOT / "book" / "_ext"),  # extension
+                         (project / "book" / "data", ROOT / "book" / "data"),  # measured data
                          (project / "cnncourse", ROOT / "cnncourse")):  # literalinclude
         if not link.exists():
             link.symlink_to(target)
