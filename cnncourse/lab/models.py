@@ -42,6 +42,17 @@ def small_alexnet(hidden: int = 256, dropout: float = 0.5, classes: int = 10,
                    dropout=dropout, feature_size=side)
 
 
+def fc_head(in_features: int, hidden: int = 1024, dropout: float = 0.5,
+            classes: int = 10) -> nn.Sequential:
+    """AlexNet's classifier alone, on raw pixels: FC6 and FC7 of ``hidden`` ReLUs, each
+    followed by dropout as in the paper, then FC8. Where AlexNet's parameters (and its
+    over-fitting) were: 54 of its 61 million sit in these three layers."""
+    return nn.Sequential(nn.Flatten(),
+                         nn.Linear(in_features, hidden), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, classes))
+
+
 def small_vgg(hidden: int = 256, dropout: float = 0.5, classes: int = 10,
               in_channels: int = 3) -> VGG:
     """VGG-11 at a quarter width for 32x32 images; the last pool leaves 128 x 1 x 1."""

@@ -1,16 +1,17 @@
 """Chapter 4: dropout against over-fitting (Krizhevsky et al. 2012, Section 4.2;
 Srivastava et al. 2014).
 
-AlexNet over-fits without dropout: 60 million parameters against 1.2 million images. We
-make the same regime small: the CPU-sized AlexNet (``cnncourse.lab.models.small_alexnet``,
-at half its conv channels) with two wide FC layers of ``hidden`` units (1.2 million
-parameters, He initialisation), trained with Adam on only 1,000 of the bundled MNIST digits,
-without augmentation, until it has memorised them, with and without dropout 0.5 on the
-outputs of FC6 and FC7 (where the paper puts it). Everything else is the same, seed for seed.
+AlexNet over-fits without dropout: 60 million parameters against 1.2 million images, and
+54 million of them in the three fully connected layers, where the paper puts dropout. We
+make that regime small: AlexNet's classifier alone (``cnncourse.lab.models.fc_head``: FC6
+and FC7 of 1,024 ReLUs, FC8), 1.9 million parameters, trained with the paper's SGD on only
+1,000 of the bundled MNIST digits for 100 epochs, long after it has memorised them, with and
+without dropout 0.5 on the outputs of FC6 and FC7. Everything else is the same, seed for seed.
 
-Why digits: dropout can only help where there is something to generalise. Piloted on 1,000
-Clutter-10 images, the network memorised them and stayed at 84 % held-out error with or
-without dropout; 1,000 digits are enough to learn digits from, not enough not to over-fit.
+Piloted, and why this regime: on 1,000 Clutter-10 images the lab's small AlexNet memorised
+and stayed at 84 % held-out error with or without dropout (nothing to generalise); on 1,000
+digits its conv layers generalised so well (6.5 % error) that dropout in its small head did
+not help. The FC layers alone are the over-fitting part the paper fought.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from cnncourse.lab.datasets import load_data
 from cnncourse.lab.loop import RunContext, Schedule, train
-from cnncourse.lab.models import he_init, small_alexnet
+from cnncourse.lab.models import fc_head
 from cnncourse.lab.spec import ArmResult, Claim, Experiment, Verdict
 
 ARMS = {"no_dropout": 0.0, "dropout": 0.5}
@@ -32,12 +33,11 @@ class DropoutConfig:
     data: str = "mnist"
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     hidden: int = 1024
-    width: float = 0.5          # conv channels: half of the lab's AlexNet, the FC layers full
     n_train: int = 1_000
     n_test: int = 2_000
-    period_epochs: int = 2      # held-out loss and error every 2 epochs (40 steps)
+    period_epochs: int = 5      # held-out loss and error every 5 epochs (100 steps)
     schedule: Schedule = field(default_factory=lambda: Schedule(
-        epochs=30, lr=1e-3, batch_size=50, optimizer="adam", augment=False))
+        epochs=100, lr=0.01, batch_size=50, momentum=0.9, augment=False))
 
 
 CONFIG = DropoutConfig()
@@ -49,8 +49,8 @@ def arms(config: DropoutConfig) -> list[str]:
 
 def run_arm(config: DropoutConfig, arm: str, seed: int, ctx: RunContext) -> ArmResult:
     data = load_data(config.data).head(config.n_train, config.n_test)
-    model = he_init(small_alexnet(config.hidden, ARMS[arm], len(data.classes), data.channels,
-                                  config.width, data.size))
+    model = fc_head(data.channels * data.size ** 2, config.hidden, ARMS[arm],
+                    len(data.classes))
     steps = config.period_epochs * (config.n_train // config.schedule.batch_size)
     history = train(model, data, config.schedule, ctx, seed, period_steps=steps)
     return ArmResult(history=history, final={
@@ -89,5 +89,5 @@ CLAIMS = (
 
 EXPERIMENT = Experiment(
     name="dropout", chapter="ch04",
-    summary="a small AlexNet on 1,000 digits, with and without dropout in FC6 and FC7",
+    summary="AlexNet's FC layers on 1,000 digits, with and without dropout in FC6 and FC7",
     config=CONFIG, arms=arms, run_arm=run_arm, claims=CLAIMS)
