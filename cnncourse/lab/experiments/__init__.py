@@ -9,6 +9,7 @@ from cnncourse.lab.experiments import (
     dropout,
     feature_reuse,
     label_smoothing,
+    nas_bench,
     relu_tanh,
     transfer,
 )
@@ -26,4 +27,5 @@ ALL = (
     transfer.SOURCE,
     transfer.EXPERIMENT,
     digits.EXPERIMENT,
+    nas_bench.EXPERIMENT,
 )
