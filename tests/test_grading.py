@@ -510,3 +510,27 @@ def test_inspection_finds_nothing_wrong_with_an_untouched_release(tmp_path):
     inspection = inspect_submission(course, "toy", "ann")
     assert inspection.can_grade and inspection.reasons == []
     assert inspection.code_cells == 9
+
+
+@pytest.mark.slow
+def test_ps01_class_on_a_dask_cluster_matches_the_local_run(ps01_class, tmp_path):
+    """The same class (full, partial, blank, broken JSON, a deleted test, an endless loop, a
+    renamed notebook, tampering) graded on two Dask workers: the grades, reasons and
+    feedback pages of the local run."""
+    from distributed import LocalCluster
+
+    root = tmp_path / "course"
+    shutil.copytree(ps01_class, root, ignore=shutil.ignore_patterns("feedback", "autograded"))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        assert main(["grade", PS01, "--course", str(root), "--scheduler",
+                     cluster.scheduler_address, "--force", "--timeout", "10"]) == 0
+    local = read_csv(ps01_class / "reports" / PS01 / "grades.csv")
+    remote = read_csv(root / "reports" / PS01 / "grades.csv")
+    assert remote == local
+    assert sorted(p.name for p in (root / "feedback").iterdir()) == CLASS
+    for student in CLASS:
+        ours, theirs = (html_text(r / "feedback" / student / PS01 / f"{PS01}.html")
+                        for r in (ps01_class, root))
+        same = r"\d+(\.\d+)? m?s\b|0x[0-9a-f]+|\s+"  # run times, object addresses, spacing
+        assert re.sub(same, " ", ours) == re.sub(same, " ", theirs)

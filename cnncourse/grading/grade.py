@@ -29,7 +29,13 @@ from cnncourse.grading.autograde import (
 from cnncourse.grading.cells import test_cells
 from cnncourse.grading.course import Course, GradingError, UsageError, display
 from cnncourse.grading.gradebook import read_scores, record_result, snapshot
-from cnncourse.grading.ledger import Ledger, Settings, assignment_digest, grade_key
+from cnncourse.grading.ledger import (
+    Ledger,
+    Settings,
+    assignment_digest,
+    grade_key,
+    grader_fingerprint,
+)
 from cnncourse.grading.report import ClassReport, build_report, format_table, write_reports
 from cnncourse.grading.sandbox import availability
 from cnncourse.grading.secret import course_secret
@@ -110,6 +116,7 @@ def grade_assignment(course: Course, assignment: str, workers: int = 1,
     stored grade is skipped unless ``force`` (``ledger.py``). With ``scheduler`` (a Dask
     address) the submissions are graded by that cluster's workers (``cluster.py``)."""
     students = check_gradable(course, assignment)
+    grader_fingerprint.cache_clear()  # the code as it is now, not as this process first saw it
     client = None
     if scheduler is not None:
         from cnncourse.grading import cluster
