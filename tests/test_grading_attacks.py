@@ -249,11 +249,13 @@ def test_an_honest_class_is_graded_exactly_also_under_load(tmp_path):
     root, other = tmp_path / "course", tmp_path / "other"
     expected = honest_class(root)
     assert honest_class(other) == expected
+    # 10 CPU seconds a cell: plenty for ps01, and the endless loop costs little
     load = subprocess.Popen([sys.executable, "-m", "cnncourse", "grade", ASSIGNMENT,
-                             "--course", str(other), "--workers", "2"],
+                             "--course", str(other), "--workers", "2", "--timeout", "10"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert main(["grade", ASSIGNMENT, "--course", str(root), "--workers", "2"]) == 0
+        assert main(["grade", ASSIGNMENT, "--course", str(root), "--workers", "2",
+                     "--timeout", "10"]) == 0
     finally:
         assert load.wait(timeout=1200) == 0
     for course in (root, other):
