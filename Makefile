@@ -47,7 +47,7 @@ verify: $(STAMP)                ## source full marks, release zero, every mutant
 # rest in the other; the README lists each one's time), then the check. A stopped run resumes
 # where it stopped; `make lab-again` deletes results/ first and re-runs everything.
 LAB_REST := relu_tanh_sweep relu_tanh dropout batchnorm label_smoothing classic_sweep classic \
-            feature_reuse transfer_source transfer digits
+            feature_reuse transfer_source transfer digits nas_bench
 .PHONY: lab lab-again lab-degradation lab-rest
 lab: $(STAMP)                   ## run the course lab's missing experiments (hours), then check
 	$(MAKE) -j2 lab-degradation lab-rest

@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from cnncourse.nas.space import Decision
 
 OPS: tuple[str, ...] = ("none", "skip", "conv3x3")
 EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
@@ -40,6 +43,37 @@ CellArch = tuple[int, ...]
 def all_cells(ops: tuple[str, ...] = OPS) -> list[CellArch]:
     """Every cell, in a fixed order (the table's order): ``(0, 0, 0, 0, 0, 0)`` first."""
     return list(itertools.product(range(len(ops)), repeat=len(EDGES)))
+
+
+def cell_index(arch: CellArch, ops: tuple[str, ...] = OPS) -> int:
+    """The cell's position in ``all_cells(ops)``: its operations read as a base-``len(ops)``
+    number, the first edge the most significant digit."""
+    index = 0
+    for op in arch:
+        index = index * len(ops) + op
+    return index
+
+
+@dataclass(frozen=True)
+class CellSpace:
+    """The cell space as the searches see it: one decision per edge, each choosing one of
+    ``ops`` (what ``Controller`` needs: ``decisions`` with their ``options``)."""
+
+    ops: tuple[str, ...] = OPS
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        return tuple(Decision(f"edge {i}->{j}", self.ops) for i, j in EDGES)
+
+    @property
+    def size(self) -> int:
+        return len(self.ops) ** len(EDGES)
+
+    def label(self, arch: CellArch) -> str:
+        return cell_label(arch, self.ops)
+
+    def index(self, arch: CellArch) -> int:
+        return cell_index(arch, self.ops)
 
 
 def cell_label(arch: CellArch, ops: tuple[str, ...] = OPS) -> str:
