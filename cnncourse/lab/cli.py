@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "on another go to results/NAME@DATA")
     run.add_argument("--threads", type=_positive_int, default=1, metavar="N",
                      help="torch threads (default: 1; the replay in check uses the same)")
+    run.add_argument("--skip", nargs="+", default=[], metavar="NAME",
+                     help="leave these out (with 'all': run the rest while another process "
+                     "runs them)")
 
     check = verbs.add_parser(
         "check", parents=[results_option], help="verify results, decide claims, replay",
@@ -131,9 +134,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"{'':22s} {_status(experiment, default, args.results)}")
         return 0
     if args.verb == "run":
+        from cnncourse.lab.registry import get_experiment
         from cnncourse.lab.runner import run_experiment
 
+        skipped = {get_experiment(name).name for name in args.skip}  # unknown: one line
         for experiment, default in _selected(args.names, args.data):
+            if experiment.name in skipped:
+                continue
             folder = run_experiment(experiment, default, args.seeds, args.device, args.threads,
                                     args.results, log=_print)
             _print(f"{experiment.name}: stored in {folder}")
