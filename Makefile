@@ -8,6 +8,9 @@ SHELL  := /bin/bash
 # this machine's pip config names local index folders that may be absent: drop that noise only
 QUIET  := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
+# axe-core, the accessibility checker tests/test_book.py runs in Chromium (package.json)
+AXE    := node_modules/axe-core/axe.min.js
+
 .PHONY: book test exercises solutions verify serve lint clean
 
 $(STAMP): requirements.txt pyproject.toml
@@ -21,7 +24,12 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)                  ## build the HTML book into _build/html
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: $(STAMP)                  ## the whole test suite (book build and grading pipeline included)
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm not found; install Node.js (apt-get install npm) for the accessibility test"; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $(AXE)
+
+test: $(STAMP) $(AXE)           ## the whole test suite (book build and grading pipeline included)
 	$(BIN)/ruff check cnncourse tests
 	$(BIN)/python -m pytest
 
@@ -35,22 +43,32 @@ verify: $(STAMP)                ## source full marks, release zero, every mutant
 	$(BIN)/cnncourse verify --workers 2
 
 # The course lab (cnncourse/lab, results/): every experiment whose results are missing or
-# stale, in two processes of one torch thread each (the long degradation run in one, the
-# rest in the other; the README lists each one's time), then the check. A stopped run resumes
-# where it stopped; `make lab-again` deletes results/ first and re-runs everything.
-LAB_REST := relu_tanh_sweep relu_tanh dropout batchnorm label_smoothing classic_sweep classic \
-            feature_reuse transfer_source transfer
+# stale, in two processes of one torch thread each (the long degradation run in one, all the
+# others in the other; the README lists each one's time), then the check. A stopped run
+# resumes where it stopped; `make lab-again` deletes results/ first and re-runs everything.
 .PHONY: lab lab-again lab-degradation lab-rest
 lab: $(STAMP)                   ## run the course lab's missing experiments (hours), then check
 	$(MAKE) -j2 lab-degradation lab-rest
 	$(BIN)/cnncourse lab check
 
-lab-degradation lab-rest: $(STAMP)
-	$(BIN)/cnncourse lab run $(if $(filter lab-degradation,$@),degradation,$(LAB_REST))
+lab-degradation: $(STAMP)
+	$(BIN)/cnncourse lab run degradation
+
+lab-rest: $(STAMP)
+	$(BIN)/cnncourse lab run all --skip degradation
 
 lab-again: $(STAMP)             ## delete results/ and re-run the whole lab
 	rm -rf results
 	$(MAKE) lab
+
+.PHONY: interactive
+interactive: $(STAMP)           ## the interactive figures' weights and static fallbacks, from results/
+	$(BIN)/python -m cnncourse.interactive.export
+	$(BIN)/python scripts/interactive_fallbacks.py
+
+.PHONY: jupyter
+jupyter: $(STAMP)               ## JupyterLab on exercises/: nbgrader's Formgrader and Assignment List
+	$(BIN)/cnncourse jupyter
 
 serve: book                     ## open the built book on http://localhost:8000
 	$(BIN)/python -m http.server --directory _build/html 8000
