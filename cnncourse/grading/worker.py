@@ -210,6 +210,12 @@ def apply_grades(course: Course, assignment: str, student: str, grades: list[dic
         gradebook.db.commit()
 
 
+def _cpu() -> float:
+    """CPU seconds of this process so far."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
+
+
 def _summary(run: NbgraderRun | None) -> dict | None:
     return None if run is None else {"returncode": run.returncode, "log": run.log}
 
@@ -220,6 +226,7 @@ def grade_in_sandbox(sandbox: Path, assignment: str, student: str, limits: Limit
     course = Course(sandbox.resolve())
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    cpu = _cpu()
     notebooks = {}
     for source_path in course.source_notebooks(assignment):
         submitted = course.submitted_dir / student / assignment / f"{source_path.stem}.ipynb"
@@ -228,6 +235,7 @@ def grade_in_sandbox(sandbox: Path, assignment: str, student: str, limits: Limit
                 course, assignment, source_path, submitted, limits, secret, sandboxed,
                 sandbox / "scratch" / source_path.stem)
     timings["sandboxed run"] = time.perf_counter() - started
+    timings["judge CPU"], cpu = _cpu() - cpu, _cpu()
     record_file = sandbox / RECORD_FILE
     record_file.write_text(json.dumps(notebooks), encoding="utf-8")
     common = ["--student", student, "--force", "--course-dir", str(course.root)]
@@ -235,6 +243,7 @@ def grade_in_sandbox(sandbox: Path, assignment: str, student: str, limits: Limit
     autograde = run_nbgrader(["autograde", assignment, *common], cwd=course.root,
                              config=autograde_config(record_file))
     timings["nbgrader autograde"] = time.perf_counter() - started
+    timings["autograde CPU"], cpu = _cpu() - cpu, _cpu()
     grades = [g for nb in notebooks.values() for g in nb["grades"]]
     if autograde.ok:
         apply_grades(course, assignment, student, grades)
@@ -243,6 +252,7 @@ def grade_in_sandbox(sandbox: Path, assignment: str, student: str, limits: Limit
         started = time.perf_counter()
         feedback_run = run_nbgrader(["generate_feedback", assignment, *common], cwd=course.root)
         timings["feedback"] = time.perf_counter() - started
+        timings["feedback CPU"] = _cpu() - cpu
     return {
         "autograde": _summary(autograde), "feedback": _summary(feedback_run),
         **recorded_grades(course, assignment, student),
