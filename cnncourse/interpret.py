@@ -44,26 +44,29 @@ def saliency_map(model: nn.Module, images: torch.Tensor,
     """Gradient saliency of ``target``'s logit for each image: a (N, H, W) tensor >= 0.
 
     images: (N, C, H, W). target: one class index for all images or a LongTensor (N,).
-    The model is put in eval mode (dropout off, BatchNorm uses its running statistics) and
-    stays there. ``torch.autograd.grad`` differentiates with respect to the input only, so
-    the parameters' ``.grad`` are left exactly as they were.
+    The model is put in eval mode (dropout off, BatchNorm uses its running statistics)
+    and stays there. ``torch.autograd.grad`` differentiates with respect to the input
+    only, so the parameters' ``.grad`` are left exactly as they were.
     """
     model.eval()
     x = images.detach().clone().requires_grad_(True)
     scores = class_scores(model, x, target)
-    # Each image's score depends only on its own pixels (eval mode), so the gradient of the
-    # sum gives every image the gradient of its own score.
+    # Each image's score depends only on its own pixels (eval mode), so the gradient of
+    # the sum gives every image the gradient of its own score.
     (grad,) = torch.autograd.grad(scores.sum(), x)
     return grad.abs().amax(dim=1)
 
 
 def feature_maps(model: nn.Module, x: torch.Tensor,
-                 layers: Sequence[str] | Mapping[str, nn.Module]) -> dict[str, torch.Tensor]:
-    """Outputs of the named sub-modules of ``model`` for input ``x``, in eval mode, no grad.
+                 layers: Sequence[str] | Mapping[str, nn.Module]
+                 ) -> dict[str, torch.Tensor]:
+    """Outputs of the named sub-modules of ``model`` for input ``x``, in eval mode, no
+    grad.
 
-    layers: names as in ``model.named_modules()`` (e.g. ``["features.0", "layer2"]``) or a
-    mapping ``label -> module``. Returns ``{label: output}`` (detached). Hooks are removed
-    afterwards even if the forward pass fails; the model's train/eval mode is restored.
+    layers: names as in ``model.named_modules()`` (e.g. ``["features.0", "layer2"]``)
+    or a mapping ``label -> module``. Returns ``{label: output}`` (detached). Hooks are
+    removed afterwards even if the forward pass fails; the model's train/eval mode is
+    restored.
     """
     if isinstance(layers, Mapping):
         chosen = dict(layers)
@@ -81,7 +84,8 @@ def feature_maps(model: nn.Module, x: torch.Tensor,
             outputs[label] = output.detach()
         return hook
 
-    handles = [module.register_forward_hook(keep(label)) for label, module in chosen.items()]
+    handles = [module.register_forward_hook(keep(label))
+               for label, module in chosen.items()]
     was_training = model.training
     model.eval()
     try:

@@ -14,12 +14,14 @@ import torch
 def batch_norm_2d(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
                   running_mean: torch.Tensor, running_var: torch.Tensor, training: bool,
                   momentum: float = 0.1, eps: float = 1e-5) -> torch.Tensor:
-    """Batch normalisation of ``x`` (N, C, H, W) per channel, as ``nn.BatchNorm2d`` does it.
+    """Batch normalisation of ``x`` (N, C, H, W) per channel, as ``nn.BatchNorm2d``
+    does it.
 
-    Training: normalise with the mini-batch mean and biased variance (over N, H, W), and move
-    the running statistics in place towards the batch's, ``r <- (1 - momentum) r + momentum b``,
-    with the UNBIASED variance for ``running_var`` (PyTorch's convention). Eval: normalise
-    with the running statistics and leave them alone. Then scale by ``gamma``, shift by ``beta``.
+    Training: normalise with the mini-batch mean and biased variance (over N, H, W),
+    and move the running statistics in place towards the batch's,
+    ``r <- (1 - momentum) r + momentum b``, with the UNBIASED variance for
+    ``running_var`` (PyTorch's convention). Eval: normalise with the running
+    statistics and leave them alone. Then scale by ``gamma``, shift by ``beta``.
     """
     shape = (1, -1, 1, 1)
     if training:

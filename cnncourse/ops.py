@@ -13,9 +13,11 @@ import torch.nn.functional as F
 from cnncourse.analysis.arithmetic import conv_output_size
 
 
-def conv2d_loops(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-                 stride: int = 1, padding: int = 0) -> torch.Tensor:
-    """Cross-correlation by explicit loops over output positions (what ``F.conv2d`` computes).
+def conv2d_loops(x: torch.Tensor, weight: torch.Tensor,
+                 bias: torch.Tensor | None = None, stride: int = 1,
+                 padding: int = 0) -> torch.Tensor:
+    """Cross-correlation by explicit loops over output positions (what ``F.conv2d``
+    computes).
 
     x: (N, C_in, H, W); weight: (C_out, C_in, K_h, K_w); bias: (C_out,) or None.
     """
@@ -29,7 +31,8 @@ def conv2d_loops(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
     out = x.new_zeros(n, c_out, out_h, out_w)
     for i in range(out_h):
         for j in range(out_w):
-            patch = x[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]  # N,C,kh,kw
+            # the window under output (i, j): (N, C_in, kh, kw)
+            patch = x[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
             # every filter against this patch: sum over channels and the window
             out[:, :, i, j] = torch.einsum("nckl,ockl->no", patch, weight)
     if bias is not None:
@@ -37,9 +40,11 @@ def conv2d_loops(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
     return out
 
 
-def conv2d_im2col(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-                  stride: int = 1, padding: int = 0) -> torch.Tensor:
-    """Convolution as one matrix product: unfold the patches into columns (im2col), multiply."""
+def conv2d_im2col(x: torch.Tensor, weight: torch.Tensor,
+                  bias: torch.Tensor | None = None, stride: int = 1,
+                  padding: int = 0) -> torch.Tensor:
+    """Convolution as one matrix product: unfold the patches into columns (im2col),
+    then multiply them by the flattened kernels."""
     n, _, h, w = x.shape
     c_out, _, kh, kw = weight.shape
     cols = F.unfold(x, (kh, kw), padding=padding, stride=stride)  # (N, C_in*kh*kw, L)
@@ -54,7 +59,8 @@ def conv2d_im2col(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
 def maxpool2d_forward(x: torch.Tensor, kernel_size: int,
                       stride: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Max pooling without padding; returns the maxima and, for each, the flat index
-    ``row * W + col`` of the winning input pixel (first one on ties), as ``F.max_pool2d``."""
+    ``row * W + col`` of the winning input pixel (first one on ties), as
+    ``F.max_pool2d``."""
     stride = stride or kernel_size
     n, c, h, w = x.shape
     out_h = conv_output_size(h, kernel_size, stride)

@@ -19,10 +19,11 @@ from torch import nn
 
 
 def freeze(module: nn.Module) -> nn.Module:
-    """Stop training ``module``: ``requires_grad = False`` on all its parameters. Returns it.
+    """Stop training ``module``: ``requires_grad = False`` on all its parameters.
+    Returns it.
 
-    Only the parameters: a BatchNorm inside still updates its running statistics in train
-    mode; call ``module.eval()`` as well to freeze those.
+    Only the parameters: a BatchNorm inside still updates its running statistics in
+    train mode; call ``module.eval()`` as well to freeze those.
     """
     for parameter in module.parameters():
         parameter.requires_grad_(False)
@@ -41,14 +42,15 @@ def count_trainable(module: nn.Module) -> int:
 
 def layerwise_param_groups(stages: Sequence[nn.Module], base_lr: float,
                            decay: float) -> list[dict]:
-    """Optimizer parameter groups with a learning rate per stage, smallest for the earliest.
+    """Optimizer parameter groups with a learning rate per stage, smallest for the
+    earliest.
 
-    stages: the network's parts from input to output. The LAST stage gets ``base_lr``; the
-    stage ``k`` places before it gets ``base_lr * decay ** k``. Frozen parameters
+    stages: the network's parts from input to output. The LAST stage gets ``base_lr``;
+    the stage ``k`` places before it gets ``base_lr * decay ** k``. Frozen parameters
     (``requires_grad=False``) are left out, and a stage with none left gives no group.
     Returns ``[{"params": [...], "lr": ...}, ...]`` in stage order, ready for
-    ``torch.optim.SGD(groups, lr=base_lr, momentum=0.9)``. A parameter shared by two stages
-    goes only in the first one (an optimiser refuses a parameter in two groups).
+    ``torch.optim.SGD(groups, lr=base_lr, momentum=0.9)``. A parameter shared by two
+    stages goes only in the first one (an optimiser refuses a parameter in two groups).
     """
     groups, seen = [], set()
     last = len(stages) - 1

@@ -176,9 +176,9 @@ def measure_latency(model: nn.Module, inputs: torch.Tensor, *, threads: int = 1,
     timer = benchmark.Timer(stmt="forward()", globals={"forward": forward},
                             num_threads=threads, label=type(model).__name__,
                             sub_label=f"batch {inputs.shape[0]}")
-    # at least MIN_BLOCKS blocks and min_run_time seconds, never stopping early (threshold=inf)
-    measurement = timer.adaptive_autorange(threshold=math.inf, min_run_time=min_run_time,
-                                           max_run_time=None)
+    # at least MIN_BLOCKS blocks and min_run_time s; never stops early (threshold=inf)
+    measurement = timer.adaptive_autorange(threshold=math.inf,
+                                           min_run_time=min_run_time, max_run_time=None)
     return Latency(batch_size=int(inputs.shape[0]), threads=threads,
                    times=tuple(measurement.times))
 
@@ -190,13 +190,14 @@ def pareto_front(costs: Sequence[float], scores: Sequence[float]) -> list[int]:
     better in at least one of the two (so two identical points are both on the front).
     """
     if len(costs) != len(scores):
-        raise ValueError(f"{len(costs)} costs but {len(scores)} scores; pass one of each "
-                         "per model")
+        raise ValueError(f"{len(costs)} costs but {len(scores)} scores; pass one of "
+                         "each per model")
     points = list(zip(costs, scores, strict=True))
 
     def dominated(i: int) -> bool:
         cost, score = points[i]
-        return any(c <= cost and s >= score and (c < cost or s > score) for c, s in points)
+        return any(c <= cost and s >= score and (c < cost or s > score)
+                   for c, s in points)
 
     return sorted((i for i in range(len(points)) if not dominated(i)),
                   key=lambda i: (costs[i], -scores[i]))

@@ -79,10 +79,11 @@ def box_iou(a: Box, b: Box) -> float:
 
 
 class GridDetector(nn.Module):
-    """Three stride-2 stages take a 32x32 image to a 4x4 grid; a 1x1 convolution gives each
-    cell its ``5 + classes`` numbers."""
+    """Three stride-2 stages take a 32x32 image to a 4x4 grid; a 1x1 convolution gives
+    each cell its ``5 + classes`` numbers."""
 
-    def __init__(self, num_classes: int = len(DETECTION_CLASSES), width: int = 16) -> None:
+    def __init__(self, num_classes: int = len(DETECTION_CLASSES),
+                 width: int = 16) -> None:
         super().__init__()
         layers, channels = [], 3
         for out in (width, 2 * width, 4 * width):
@@ -100,13 +101,13 @@ class GridDetector(nn.Module):
 
 def grid_loss(pred: torch.Tensor, target: torch.Tensor, no_object_weight: float = 0.5
               ) -> torch.Tensor:
-    """YOLO's sum of errors, as logistic and cross-entropy terms: objectness for every cell
-    (empty cells down-weighted, as YOLO's lambda_noobj), box and class only for the cells
-    responsible for an object."""
+    """YOLO's sum of errors, as logistic and cross-entropy terms: objectness for every
+    cell (empty cells down-weighted, as YOLO's lambda_noobj), box and class only for the
+    cells responsible for an object."""
     has_object = target[:, 0]
     weights = has_object + no_object_weight * (1 - has_object)
-    objectness = F.binary_cross_entropy_with_logits(pred[:, 0], has_object, weight=weights,
-                                                    reduction="sum")
+    objectness = F.binary_cross_entropy_with_logits(pred[:, 0], has_object,
+                                                    weight=weights, reduction="sum")
     mask = has_object.bool()
     box = F.binary_cross_entropy_with_logits(pred[:, 1:5].permute(0, 2, 3, 1)[mask],
                                              target[:, 1:5].permute(0, 2, 3, 1)[mask],

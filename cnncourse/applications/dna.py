@@ -47,8 +47,8 @@ def make_motif_data(n: int, motif: str, length: int = 60,
 
 
 class MotifNet(nn.Module):
-    """Convolve (motif scans), rectify, max-pool over positions, one linear score (a logit
-    for "bound")."""
+    """Convolve (motif scans), rectify, max-pool over positions, one linear score (a
+    logit for "bound")."""
 
     def __init__(self, filters: int = 8, width: int = 11) -> None:
         super().__init__()

@@ -55,9 +55,9 @@ def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class TinyFCN(nn.Module):
-    """Encoder (two 2x down-samplings), decoder (two learned 2x up-samplings), U-Net skips,
-    and a 1x1 convolution giving one score per class and pixel. Any input whose sides are
-    multiples of 4 works: there is no fully connected layer."""
+    """Encoder (two 2x down-samplings), decoder (two learned 2x up-samplings), U-Net
+    skips, and a 1x1 convolution giving one score per class and pixel. Any input whose
+    sides are multiples of 4 works: there is no fully connected layer."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = len(SCENE_CLASSES),
                  width: int = 16) -> None:

@@ -65,21 +65,22 @@ def global_response_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tenso
                          eps: float = 1e-6) -> torch.Tensor:
     """GRN (ConvNeXt V2, Equations 1-3) of a channels-last (N, H, W, C) tensor.
 
-    Aggregate: each channel's L2 norm over the positions (H, W). Normalise: divide by the mean
-    of those norms over the channels. Calibrate: scale by ``gamma``, shift by ``beta`` and add
-    the input back.
+    Aggregate: each channel's L2 norm over the positions (H, W). Normalise: divide by
+    the mean of those norms over the channels. Calibrate: scale by ``gamma``, shift by
+    ``beta`` and add the input back.
     """
     g = torch.linalg.vector_norm(x, ord=2, dim=(1, 2), keepdim=True)  # (N, 1, 1, C)
-    n = g / (g.mean(dim=-1, keepdim=True) + eps)                       # relative importance
+    n = g / (g.mean(dim=-1, keepdim=True) + eps)                # relative importance
     return gamma * (x * n) + beta + x
 
 
 class GRN(nn.Module):
-    """Global response normalisation (ConvNeXt V2) on a channels-last (N, H, W, C) tensor.
+    """Global response normalisation (ConvNeXt V2) on a channels-last (N, H, W, C)
+    tensor.
 
-    Each channel's L2 norm over the positions, divided by the mean of those norms over the
-    channels, rescales the channel: channels compete. gamma and beta start at zero, so a new
-    GRN is the identity (it has a residual ``+ x``).
+    Each channel's L2 norm over the positions, divided by the mean of those norms over
+    the channels, rescales the channel: channels compete. gamma and beta start at zero,
+    so a new GRN is the identity (it has a residual ``+ x``).
     """
 
     def __init__(self, channels: int, eps: float = 1e-6) -> None:
@@ -96,14 +97,16 @@ class ConvNeXtBlock(nn.Module):
     """Depth-wise 7x7 -> LayerNorm -> Linear(C, 4C) -> GELU -> [GRN] -> Linear(4C, C)
     -> layer scale -> stochastic depth, added to the input.
 
-    V1 uses layer scale (a learnt per-channel factor starting at ``layer_scale``); V2 drops it
-    and puts GRN after the GELU (``grn=True, layer_scale=None``).
+    V1 uses layer scale (a learnt per-channel factor starting at ``layer_scale``); V2
+    drops it and puts GRN after the GELU (``grn=True, layer_scale=None``).
     """
 
-    def __init__(self, channels: int, drop_path: float = 0.0, layer_scale: float | None = 1e-6,
-                 grn: bool = False, kernel: int = 7, expansion: int = 4) -> None:
+    def __init__(self, channels: int, drop_path: float = 0.0,
+                 layer_scale: float | None = 1e-6, grn: bool = False, kernel: int = 7,
+                 expansion: int = 4) -> None:
         super().__init__()
-        self.dwconv = nn.Conv2d(channels, channels, kernel, padding=kernel // 2, groups=channels)
+        self.dwconv = nn.Conv2d(channels, channels, kernel, padding=kernel // 2,
+                                groups=channels)
         self.norm = nn.LayerNorm(channels, eps=1e-6)
         self.pwconv1 = nn.Linear(channels, expansion * channels)
         self.act = nn.GELU()
@@ -115,7 +118,7 @@ class ConvNeXtBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.dwconv(x)          # (N, C, H, W)
-        out = out.permute(0, 2, 3, 1)  # (N, H, W, C): channels last for LayerNorm and Linear
+        out = out.permute(0, 2, 3, 1)  # (N, H, W, C): channels last, for LayerNorm
         out = self.norm(out)
         out = self.pwconv1(out)       # (N, H, W, 4C)
         out = self.grn(self.act(out))

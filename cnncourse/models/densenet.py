@@ -46,10 +46,11 @@ DENSENET_CONFIGS: dict[int, tuple[int, int, int, int]] = {
 
 
 class DenseLayer(nn.Module):
-    """BN-ReLU-Conv1x1(bn_size * k) then BN-ReLU-Conv3x3(k): k new channels from all earlier ones.
+    """BN-ReLU-Conv1x1(bn_size * k) then BN-ReLU-Conv3x3(k): k new channels from all
+    earlier ones.
 
-    ``forward`` takes the list of earlier feature maps and returns only the new ones; the
-    block does the concatenating.
+    ``forward`` takes the list of earlier feature maps and returns only the new ones;
+    the block does the concatenating.
     """
 
     def __init__(self, in_channels: int, growth_rate: int, bn_size: int = 4,
@@ -70,11 +71,12 @@ class DenseLayer(nn.Module):
 
 
 class DenseBlock(nn.Module):
-    """``num_layers`` dense layers; the output concatenates the input and every layer's output,
-    in order: [x_0, H_1, H_2, ...], with ``in_channels + num_layers * growth_rate`` channels."""
+    """``num_layers`` dense layers; the output concatenates the input and every layer's
+    output, in order: [x_0, H_1, H_2, ...], with ``in_channels + num_layers *
+    growth_rate`` channels."""
 
-    def __init__(self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int = 4,
-                 norm_layer: NormFactory = nn.BatchNorm2d) -> None:
+    def __init__(self, num_layers: int, in_channels: int, growth_rate: int,
+                 bn_size: int = 4, norm_layer: NormFactory = nn.BatchNorm2d) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
             DenseLayer(in_channels + i * growth_rate, growth_rate, bn_size, norm_layer)
@@ -89,7 +91,8 @@ class DenseBlock(nn.Module):
 
 
 class Transition(nn.Sequential):
-    """BN-ReLU-Conv1x1 to ``out_channels`` (compression), then a 2x2 average pool (halves H, W)."""
+    """BN-ReLU-Conv1x1 to ``out_channels`` (compression), then a 2x2 average pool
+    (halves H and W)."""
 
     def __init__(self, in_channels: int, out_channels: int,
                  norm_layer: NormFactory = nn.BatchNorm2d) -> None:

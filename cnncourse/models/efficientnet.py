@@ -93,9 +93,10 @@ def compound_multipliers(phi: float, alpha: float = 1.2, beta: float = 1.1,
 
 def compound_flops_factor(phi: float, alpha: float = 1.2, beta: float = 1.1,
                           gamma: float = 1.15) -> float:
-    """The growth in cost compound scaling predicts: d * w**2 * r**2 = (alpha * beta**2 *
-    gamma**2)**phi. Width and resolution enter squared: a layer's channels grow on both its
-    input and its output side, and the resolution grows in both H and W."""
+    """The growth in cost compound scaling predicts:
+    d * w**2 * r**2 = (alpha * beta**2 * gamma**2)**phi. Width and resolution enter
+    squared: a layer's channels grow on both its input and its output side, and the
+    resolution grows in both H and W."""
     return (alpha * beta**2 * gamma**2) ** phi
 
 
@@ -135,7 +136,8 @@ class StochasticDepth(nn.Module):
 
 
 class SqueezeExcitation(nn.Module):
-    """Hu et al. 2018: pool each channel to one number, squeeze, excite, rescale the channels."""
+    """Hu et al. 2018: pool each channel to one number, squeeze, excite, rescale the
+    channels."""
 
     def __init__(self, channels: int, squeeze_channels: int) -> None:
         super().__init__()
@@ -168,7 +170,8 @@ class MBConv(nn.Module):
     """Inverted residual with squeeze-and-excitation: expand 1x1, depth-wise k x k, SE,
     project 1x1 (linear); a residual connection when the shape is unchanged.
 
-    SE squeezes to a quarter of the block's INPUT channels (``se_ratio`` 0.25), as in the paper.
+    SE squeezes to a quarter of the block's INPUT channels (``se_ratio`` 0.25), as in
+    the paper.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int,
@@ -182,7 +185,8 @@ class MBConv(nn.Module):
         self.depthwise = conv_bn_act(hidden, hidden, kernel, stride, groups=hidden,
                                      norm_layer=norm_layer)
         self.se = SqueezeExcitation(hidden, max(1, int(in_channels * se_ratio)))
-        self.project = conv_bn_act(hidden, out_channels, 1, act=False, norm_layer=norm_layer)
+        self.project = conv_bn_act(hidden, out_channels, 1, act=False,
+                                   norm_layer=norm_layer)
         self.drop_path = StochasticDepth(drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

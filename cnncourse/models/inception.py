@@ -101,8 +101,9 @@ GOOGLENET_DEPTH = 3 + 2 * len(GOOGLENET_TABLE1) + 1
 
 
 class Inception(nn.Module):
-    """The GoogLeNet module: 1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | maxpool 3x3 -> 1x1, concatenated
-    along channels in that order. ``large_kernel`` is the "5x5" branch's kernel."""
+    """The GoogLeNet module: 1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | maxpool 3x3 -> 1x1,
+    concatenated along channels in that order. ``large_kernel`` is the "5x5" branch's
+    kernel."""
 
     def __init__(self, in_channels: int, spec: Sequence[int],
                  norm_layer: NormFactory | None = None, large_kernel: int = 5) -> None:

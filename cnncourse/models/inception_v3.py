@@ -86,11 +86,13 @@ class InceptionC(nn.Module):
     def __init__(self, in_channels: int, c7: int, norm: NormFactory) -> None:
         super().__init__()
         self.branch1x1 = ConvBlock(in_channels, 192, 1, norm_layer=norm)
-        self.branch7x7 = factorised(in_channels, [c7, c7, 192], ["1x1", "1xn", "nx1"], norm)
+        self.branch7x7 = factorised(in_channels, [c7, c7, 192], ["1x1", "1xn", "nx1"],
+                                    norm)
         self.branch7x7dbl = factorised(in_channels, [c7, c7, c7, c7, 192],
                                        ["1x1", "nx1", "1xn", "nx1", "1xn"], norm)
-        self.branch_pool = nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1),
-                                         ConvBlock(in_channels, 192, 1, norm_layer=norm))
+        self.branch_pool = nn.Sequential(
+            nn.AvgPool2d(3, stride=1, padding=1),
+            ConvBlock(in_channels, 192, 1, norm_layer=norm))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.branch1x1(x), self.branch7x7(x), self.branch7x7dbl(x),
@@ -136,8 +138,9 @@ class InceptionE(nn.Module):
         self.branch3x3dbl = nn.Sequential(ConvBlock(in_channels, 448, 1, norm_layer=norm),
                                           ConvBlock(448, 384, 3, padding=1, norm_layer=norm),
                                           SplitPair(384, 384, norm))
-        self.branch_pool = nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1),
-                                         ConvBlock(in_channels, 192, 1, norm_layer=norm))
+        self.branch_pool = nn.Sequential(
+            nn.AvgPool2d(3, stride=1, padding=1),
+            ConvBlock(in_channels, 192, 1, norm_layer=norm))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.branch1x1(x), self.branch3x3(x), self.branch3x3dbl(x),

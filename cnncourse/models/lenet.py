@@ -102,9 +102,10 @@ def rbf_centres(bitmaps: str = RBF_BITMAPS) -> torch.Tensor:
 class ScaledTanh(nn.Module):
     """``A tanh(S x)`` with A = 1.7159, S = 2/3 (appendix A): f(1) = 1 and f(-1) = -1.
 
-    The gain f' is largest at 0 (A S, about 1.14) and stays near 1 over the units' usual
-    range; the curvature |f''| is largest near +-1 (at +-0.99), so the targets +-1 sit where
-    the curve bends most, on its responsive part rather than in the flat tails."""
+    The gain f' is largest at 0 (A S, about 1.14) and stays near 1 over the units'
+    usual range; the curvature |f''| is largest near +-1 (at +-0.99), so the targets +-1
+    sit where the curve bends most, on its responsive part rather than in the flat
+    tails."""
 
     def __init__(self, amplitude: float = 1.7159, slope: float = 2 / 3) -> None:
         super().__init__()
@@ -116,8 +117,8 @@ class ScaledTanh(nn.Module):
 
 
 class Subsampling(nn.Module):
-    """S2 / S4: each unit adds a 2x2 block of its map, multiplies the sum by the map's trainable
-    coefficient and adds the map's trainable bias (2 parameters per map)."""
+    """S2 / S4: each unit adds a 2x2 block of its map, multiplies the sum by the map's
+    trainable coefficient and adds the map's trainable bias (2 parameters per map)."""
 
     def __init__(self, channels: int, kernel_size: int = 2) -> None:
         super().__init__()
@@ -136,10 +137,10 @@ class SparseConv2d(nn.Module):
 
     One ``kernel_size`` x ``kernel_size`` kernel per connection (``weight`` is
     ``(connections, k, k)``) and one bias per output map, so the parameter count is the
-    paper's. The forward pass scatters the kernels into a dense ``(out, in, k, k)`` weight,
-    zero off the table, and runs one ordinary convolution: on a CPU that is ten times faster
-    than convolving each connection on its own, at the price of multiplying by the zeros
-    (a MAC counter sees a full 6 -> 16 convolution).
+    paper's. The forward pass scatters the kernels into a dense ``(out, in, k, k)``
+    weight, zero off the table, and runs one ordinary convolution: on a CPU that is ten
+    times faster than convolving each connection on its own, at the price of
+    multiplying by the zeros (a MAC counter sees a full 6 -> 16 convolution).
     """
 
     def __init__(self, in_channels: int, table: Sequence[Sequence[int]],
@@ -158,7 +159,8 @@ class SparseConv2d(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def dense_weight(self) -> torch.Tensor:
-        """The equivalent ``nn.Conv2d`` weight ``(out, in, k, k)``, zero where not connected."""
+        """The equivalent ``nn.Conv2d`` weight ``(out, in, k, k)``, zero where not
+        connected."""
         k = self.kernel_size
         full = self.weight.new_zeros(self.out_channels, self.in_channels, k, k)
         return full.index_put((self.out_index, self.in_index), self.weight)
@@ -168,15 +170,16 @@ class SparseConv2d(nn.Module):
 
 
 class EuclideanRBF(nn.Module):
-    """One unit per class; its score is minus the squared distance from the input vector to the
-    class's fixed centre (a buffer, not a parameter: nothing here is trained)."""
+    """One unit per class; its score is minus the squared distance from the input
+    vector to the class's fixed centre (a buffer, not a parameter: nothing here is
+    trained)."""
 
     def __init__(self, centres: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("centres", centres.clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2, one matrix product for the whole batch
+        # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2: one matrix product for the batch
         cross = x @ self.centres.T                                     # (N, classes)
         squared = x.pow(2).sum(1, keepdim=True) - 2 * cross + self.centres.pow(2).sum(1)
         return -squared

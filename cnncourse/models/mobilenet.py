@@ -67,18 +67,19 @@ def conv_bn_act(in_channels: int, out_channels: int, kernel: int, stride: int = 
 
 
 class DepthwiseSeparableConv(nn.Module):
-    """A 3x3 depth-wise conv (one filter per channel) then a 1x1 point-wise conv, each with BN
-    and ReLU: MobileNet's replacement for a standard 3x3 convolution."""
+    """A 3x3 depth-wise conv (one filter per channel) then a 1x1 point-wise conv, each
+    with BN and ReLU: MobileNet's replacement for a standard 3x3 convolution."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
                  norm_layer: NormFactory = nn.BatchNorm2d) -> None:
         super().__init__()
-        self.depthwise = conv_bn_act(in_channels, in_channels, 3, stride, groups=in_channels,
+        self.depthwise = conv_bn_act(in_channels, in_channels, 3, stride,
+                                     groups=in_channels, norm_layer=norm_layer)
+        self.pointwise = conv_bn_act(in_channels, out_channels, 1,
                                      norm_layer=norm_layer)
-        self.pointwise = conv_bn_act(in_channels, out_channels, 1, norm_layer=norm_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.depthwise(x)      # (N, C_in, H/s, W/s): filters space, channel by channel
+        x = self.depthwise(x)      # (N, C_in, H/s, W/s): space, channel by channel
         return self.pointwise(x)   # (N, C_out, H/s, W/s): mixes channels
 
 
@@ -110,14 +111,15 @@ class MobileNetV1(nn.Module):
 
 
 class InvertedResidual(nn.Module):
-    """Expand (1x1, t times, ReLU6) -> depth-wise 3x3 (ReLU6) -> project (1x1, linear: no ReLU).
+    """Expand (1x1, t times, ReLU6) -> depth-wise 3x3 (ReLU6) -> project (1x1, linear:
+    no ReLU).
 
     The shortcut adds the input only when the block keeps the shape: stride 1 and
     ``in_channels == out_channels``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, expand_ratio: int,
-                 norm_layer: NormFactory = nn.BatchNorm2d) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int,
+                 expand_ratio: int, norm_layer: NormFactory = nn.BatchNorm2d) -> None:
         super().__init__()
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride}")

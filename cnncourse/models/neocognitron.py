@@ -83,7 +83,8 @@ class SLayer(nn.Module):
 
 
 class CLayer(nn.Module):
-    """Shift-tolerating cells: a fixed blur of each plane, sampled with stride 2, saturated."""
+    """Shift-tolerating cells: a fixed blur of each plane, sampled with stride 2,
+    saturated."""
 
     def __init__(self, blur: int = 3, stride: int = 2) -> None:
         super().__init__()
@@ -133,11 +134,13 @@ def _unit_norm(weight: torch.Tensor) -> torch.Tensor:
 
 def winner_take_all_step(weight: torch.Tensor, patches: torch.Tensor,
                          rate: float) -> torch.Tensor:
-    """One competitive-learning step on a batch of patches; returns how often each plane won.
+    """One competitive-learning step on a batch of patches; returns how often each
+    plane won.
 
-    Each (unit-normalised) patch goes to the plane whose filter matches it best; each winning
-    plane moves its filter ``rate`` of the way towards the mean of the patches it won, then is
-    renormalised. Planes that won nothing keep their filter. ``weight`` is updated in place.
+    Each (unit-normalised) patch goes to the plane whose filter matches it best; each
+    winning plane moves its filter ``rate`` of the way towards the mean of the patches
+    it won, then is renormalised. Planes that won nothing keep their filter. ``weight``
+    is updated in place.
     """
     flat = weight.reshape(weight.shape[0], -1)
     unit = patches / patches.norm(dim=1, keepdim=True).clamp_min(1e-12)

@@ -61,17 +61,18 @@ NIN_IMAGENET = (
 NIN_CIFAR = (
     MlpConv(192, 5, padding=2, mlp=(160, 96)),                 # 32 -> pool 16
     MlpConv(192, 5, padding=2, mlp=(192, 192), pool=avg_pool),  # 16 -> pool 8
-    MlpConv(192, 3, padding=1, mlp=(192,), pool=None),         # 8, then 1x1 to the classes
+    MlpConv(192, 3, padding=1, mlp=(192,), pool=None),         # 8, 1x1 to the classes
 )
 
 
 def mlpconv(in_channels: int, spec: MlpConv, out_last: int | None = None,
             norm_layer: NormFactory | None = None) -> nn.Sequential:
     """conv -> ReLU -> (1x1 conv -> ReLU) per ``spec.mlp`` entry, plus one 1x1 conv to
-    ``out_last`` channels if given; ``norm_layer`` (e.g. ``nn.BatchNorm2d``, not in the paper)
-    goes between each conv and its ReLU."""
+    ``out_last`` channels if given; ``norm_layer`` (e.g. ``nn.BatchNorm2d``, not in the
+    paper) goes between each conv and its ReLU."""
     widths = [*spec.mlp, *([out_last] if out_last is not None else [])]
-    convs = [nn.Conv2d(in_channels, spec.out_channels, spec.kernel, spec.stride, spec.padding)]
+    convs = [nn.Conv2d(in_channels, spec.out_channels, spec.kernel, spec.stride,
+                       spec.padding)]
     channels = spec.out_channels
     for width in widths:
         convs.append(nn.Conv2d(channels, width, kernel_size=1))

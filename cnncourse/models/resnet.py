@@ -44,7 +44,8 @@ NormFactory = Callable[[int], nn.Module]
 
 # Table 1 of He et al. (2015): residual blocks in stages conv2_x ... conv5_x.
 RESNET_LAYERS: dict[int, tuple[int, int, int, int]] = {
-    18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3),
+    18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
 }
 
 
@@ -105,7 +106,8 @@ def shortcut_c(in_channels: int, out_channels: int, stride: int,
 
 # ------------------------------------------------------------------------------ block parts
 class SqueezeExcitation(nn.Module):
-    """SE gate: global average pool, FC down by ``reduction``, ReLU, FC up, sigmoid, rescale."""
+    """SE gate: global average pool, FC down by ``reduction``, ReLU, FC up, sigmoid,
+    rescale."""
 
     def __init__(self, channels: int, reduction: int = 16) -> None:
         super().__init__()
@@ -148,7 +150,8 @@ def branch_extras(channels: int, se_reduction: int | None, drop_prob: float) -> 
 
 # ------------------------------------------------------------------------------ blocks
 class BasicBlock(nn.Module):
-    """Two 3x3 convolutions (ResNet-18/34, CIFAR): relu(bn2(conv2(relu(bn1(conv1 x)))) + s(x)).
+    """Two 3x3 convolutions (ResNet-18/34, CIFAR):
+    relu(bn2(conv2(relu(bn1(conv1 x)))) + s(x)).
 
     ``planes`` is the width of both convolutions; the block outputs ``planes`` channels.
     The stride sits on the first convolution and on the shortcut.
@@ -158,8 +161,8 @@ class BasicBlock(nn.Module):
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1, groups: int = 1,
                  base_width: int = 64, shortcut: ShortcutFactory = shortcut_b,
-                 norm_layer: NormFactory = nn.BatchNorm2d, se_reduction: int | None = None,
-                 drop_prob: float = 0.0) -> None:
+                 norm_layer: NormFactory = nn.BatchNorm2d,
+                 se_reduction: int | None = None, drop_prob: float = 0.0) -> None:
         super().__init__()
         if groups != 1 or base_width != 64:
             raise ValueError("BasicBlock supports only groups=1 and base_width=64; "
@@ -196,17 +199,18 @@ class PlainBlock(BasicBlock):
 class Bottleneck(nn.Module):
     """1x1 (reduce) - 3x3 (stride, groups) - 1x1 (expand by 4): ResNet-50/101/152.
 
-    The 3x3 works on ``width = planes * base_width / 64 * groups`` channels: ``planes`` for
-    ResNet, twice that for Wide ResNet-50-2 (base_width 128), 128 in the first stage of
-    ResNeXt-50 32x4d (groups 32, base_width 4). The block outputs ``4 * planes`` channels.
+    The 3x3 works on ``width = planes * base_width / 64 * groups`` channels: ``planes``
+    for ResNet, twice that for Wide ResNet-50-2 (base_width 128), 128 in the first stage
+    of ResNeXt-50 32x4d (groups 32, base_width 4). The block outputs ``4 * planes``
+    channels.
     """
 
     expansion = 4
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1, groups: int = 1,
                  base_width: int = 64, shortcut: ShortcutFactory = shortcut_b,
-                 norm_layer: NormFactory = nn.BatchNorm2d, se_reduction: int | None = None,
-                 drop_prob: float = 0.0) -> None:
+                 norm_layer: NormFactory = nn.BatchNorm2d,
+                 se_reduction: int | None = None, drop_prob: float = 0.0) -> None:
         super().__init__()
         width = int(planes * (base_width / 64.0)) * groups
         out_channels = planes * self.expansion
@@ -222,7 +226,7 @@ class Bottleneck(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))    # (N, width, H, W)
         out = F.relu(self.bn2(self.conv2(out)))  # (N, width, H / stride, W / stride)
-        out = self.bn3(self.conv3(out))          # (N, 4 * planes, H / stride, W / stride)
+        out = self.bn3(self.conv3(out))          # (N, 4 planes, H / stride, W / stride)
         out = self.extras(out)
         return F.relu(out + self.shortcut(x))
 
@@ -297,7 +301,7 @@ class ResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        if zero_init_residual:   # each block starts as its shortcut: Goyal et al. (2017)
+        if zero_init_residual:   # each block starts as its shortcut (Goyal et al. 2017)
             for stage in self.stages:
                 for block in stage:
                     block.zero_init_last()

@@ -33,8 +33,9 @@ SHUFFLENET_V2_CHANNELS: dict[str, tuple[int, int, int, int, int]] = {
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
-    """Interleave the channels of ``groups`` groups: with 2 groups of 3, [a0 a1 a2 b0 b1 b2]
-    becomes [a0 b0 a1 b1 a2 b2]. A reshape to (groups, C/groups), a transpose, a flatten."""
+    """Interleave the channels of ``groups`` groups: with 2 groups of 3,
+    [a0 a1 a2 b0 b1 b2] becomes [a0 b0 a1 b1 a2 b2]. A reshape to (groups, C/groups),
+    a transpose, a flatten."""
     n, c, h, w = x.shape
     if c % groups:
         raise ValueError(f"{c} channels cannot be split into {groups} groups")

@@ -72,8 +72,8 @@ def make_layers(cfg: Sequence[Entry], in_channels: int = 3,
         elif isinstance(entry, int):
             filters, kernel = entry, 3
         else:
-            raise ValueError(f"unknown VGG table entry {entry!r}: use an int (3x3 conv), "
-                             "(filters, kernel), 'M' (max pool) or 'LRN'")
+            raise ValueError(f"unknown VGG table entry {entry!r}: use an int "
+                             "(3x3 conv), (filters, kernel), 'M' (max pool) or 'LRN'")
         layers.append(nn.Conv2d(channels, filters, kernel, padding=kernel // 2))
         if norm_layer is not None:
             layers.append(norm_layer(filters))

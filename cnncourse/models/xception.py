@@ -26,11 +26,13 @@ XCEPTION_MIDDLE_REPEATS = 8
 
 
 class SeparableConv2d(nn.Sequential):
-    """A 3x3 depth-wise conv directly followed by a 1x1 point-wise conv (nothing between)."""
+    """A 3x3 depth-wise conv directly followed by a 1x1 point-wise conv (nothing
+    between)."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, in_channels, 3, padding=1, groups=in_channels, bias=False),
+            nn.Conv2d(in_channels, in_channels, 3, padding=1, groups=in_channels,
+                      bias=False),
             nn.Conv2d(in_channels, out_channels, 1, bias=False),
         )
 

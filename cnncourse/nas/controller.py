@@ -35,7 +35,8 @@ class Controller(nn.Module):
                      for p in self.probabilities())
 
     def log_prob(self, arch: Architecture) -> torch.Tensor:
-        """log pi(arch) = sum over decisions of log softmax(logits)[choice]; differentiable."""
+        """log pi(arch) = sum over decisions of log softmax(logits)[choice];
+        differentiable."""
         terms = [torch.log_softmax(logit, dim=0)[choice]
                  for logit, choice in zip(self.logits, arch, strict=True)]
         return torch.stack(terms).sum()

@@ -34,10 +34,11 @@ class MovingAverageBaseline:
 
 def reinforce_loss(controller: Controller, archs: Sequence[Architecture],
                    rewards: Sequence[float], baseline: float) -> torch.Tensor:
-    """-(1/m) sum_i (R_i - b) log pi(a_i): its gradient is minus the REINFORCE estimate."""
+    """-(1/m) sum_i (R_i - b) log pi(a_i): its gradient is minus the REINFORCE
+    estimate."""
     if len(archs) != len(rewards) or not archs:
-        raise ValueError(f"need one reward per architecture, got {len(archs)} architectures "
-                         f"and {len(rewards)} rewards")
+        raise ValueError(f"need one reward per architecture, got {len(archs)} "
+                         f"architectures and {len(rewards)} rewards")
     advantages = torch.tensor([r - baseline for r in rewards], dtype=torch.float32)
     log_probs = torch.stack([controller.log_prob(a) for a in archs])
     return -(advantages * log_probs).mean()
