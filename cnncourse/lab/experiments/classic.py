@@ -44,10 +44,10 @@ class ClassicConfig:
     data: str = "clutter10"
     seeds: tuple[int, ...] = (0, 1, 2)
     lrs: tuple[float, ...] = (0.005, 0.015, 0.05)
-    n_train: int | None = 10_000
+    n_train: int | None = 8_000
     n_test: int | None = 5_000
     schedule: Schedule = field(default_factory=lambda: Schedule(
-        epochs=12, lr=0.01, batch_size=128, momentum=0.9, weight_decay=5e-4,
+        epochs=10, lr=0.01, batch_size=128, momentum=0.9, weight_decay=5e-4,
         milestones=(0.5, 0.75), augment=True))
 
 
@@ -70,7 +70,7 @@ def _train(config: ClassicConfig, model_name: str, lr: float, seed: int,
 
 
 # ------------------------------------------------------------------ the sweep
-SWEEP_CONFIG = ClassicConfig(seeds=(0,), n_train=5_000, n_test=2_000, schedule=Schedule(
+SWEEP_CONFIG = ClassicConfig(seeds=(0,), n_test=2_000, schedule=Schedule(
     epochs=3, lr=0.01, batch_size=128, momentum=0.9, weight_decay=5e-4, augment=True))
 
 
