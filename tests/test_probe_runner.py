@@ -23,6 +23,7 @@ from cnncourse.grading.sandbox import Limits, availability, runner_command
 from cnncourse.grading.view import build_view
 from cnncourse.probe import runner, wire
 from cnncourse.probe.client import Channel, ProbeUnavailable, Remote, lookup
+from cnncourse.probe.outputs import IMAGE_LIMIT, KEPT_MIMETYPES, OUTPUT_LIMIT, TRUNCATED, inert
 
 REPO = Path(__file__).resolve().parent.parent
 CELL_TIMEOUT = 4
@@ -189,7 +190,7 @@ def test_outputs_are_recorded_as_a_notebook_shows_them(conversation):
 
 def test_active_outputs_are_reduced_to_text_and_checked_images(conversation):
     outputs = conversation["cells"]["rich"]["outputs"]
-    assert all(set(o["data"]) <= set(runner.KEPT_MIMETYPES) for o in outputs)
+    assert all(set(o["data"]) <= set(KEPT_MIMETYPES) for o in outputs)
     kinds = [(o["output_type"], sorted(o["data"])) for o in outputs]
     assert kinds == [("display_data", ["text/plain"])] * 4 + [
         ("display_data", ["image/png", "text/plain"]),
@@ -206,9 +207,9 @@ def test_the_output_of_a_cell_is_capped(conversation):
     for name in ("flood", "huge line"):
         outputs = conversation["cells"][name]["outputs"]
         kept = sum(len(o.get("text", "")) for o in outputs if o["name"] == "stdout")
-        assert kept <= runner.OUTPUT_LIMIT
+        assert kept <= OUTPUT_LIMIT
         notes = [o for o in outputs if o["name"] == "stderr"]
-        assert len(notes) == 1 and runner.TRUNCATED in notes[0]["text"]
+        assert len(notes) == 1 and TRUNCATED in notes[0]["text"]
     flood = conversation["cells"]["flood"]["outputs"]
     assert flood[0]["text"].startswith("y" * 999) and len(flood[0]["text"]) > 900_000
     huge = conversation["cells"]["huge line"]["outputs"]
@@ -278,15 +279,15 @@ def test_a_plan_that_is_not_a_plan_is_reported_as_failed(tmp_path):
 
 def test_inert_keeps_text_and_real_images_only():
     png = base64.b64decode(PNG)
-    assert runner.inert({"text/plain": "t", "image/png": png, "text/html": "<b>"}) == {
+    assert inert({"text/plain": "t", "image/png": png, "text/html": "<b>"}) == {
         "text/plain": "t", "image/png": PNG}
-    assert runner.inert({"image/png": "!!not base64!!"}) == {}
-    assert runner.inert({"image/jpeg": base64.b64encode(png).decode()}) == {}  # not a JPEG
-    assert runner.inert({"image/jpeg": base64.b64encode(b"\xff\xd8\xff rest").decode()}) == {
+    assert inert({"image/png": "!!not base64!!"}) == {}
+    assert inert({"image/jpeg": base64.b64encode(png).decode()}) == {}  # not a JPEG
+    assert inert({"image/jpeg": base64.b64encode(b"\xff\xd8\xff rest").decode()}) == {
         "image/jpeg": base64.b64encode(b"\xff\xd8\xff rest").decode()}
-    too_big = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(runner.IMAGE_LIMIT)).decode()
-    assert runner.inert({"image/png": too_big}) == {}
-    assert runner.inert("<script>") == {} and runner.inert({"text/plain": 3}) == {}
+    too_big = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(IMAGE_LIMIT)).decode()
+    assert inert({"image/png": too_big}) == {}
+    assert inert("<script>") == {} and inert({"text/plain": 3}) == {}
 
 
 # --------------------------------------------------------------------------- in bubblewrap

@@ -49,7 +49,7 @@ from cnncourse.grading.inert import inert_page
 from cnncourse.grading.nbgrader_app import ensure_venv_on_path
 from cnncourse.grading.sandbox import Limits
 from cnncourse.grading.worker import LOG_FILE, RESULT_FILE, run_worker
-from cnncourse.probe.runner import OUTPUT_LIMIT, TRUNCATED
+from cnncourse.probe.outputs import OUTPUT_LIMIT, TRUNCATED
 
 # nbgrader import, the sandbox's start and feedback, on top of the cells' own time limits
 STARTUP_ALLOWANCE_S = 120

@@ -21,7 +21,7 @@ from traitlets import Bool, Unicode
 
 from cnncourse.grading.cells import grade_id, is_test_cell
 from cnncourse.grading.inert import SCRIPT, scrub
-from cnncourse.probe.runner import inert
+from cnncourse.probe.outputs import inert
 
 KEPT_OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
 

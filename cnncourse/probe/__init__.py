@@ -14,6 +14,7 @@ a submission does to its own interpreter can change a verdict.
 - ``server``    the probe: answers the judge's requests about the student's objects;
 - ``client``    the judge's view of a student's object (a handle) and the two transports;
 - ``fixtures``  objects the judge may ask the probe to build (plain torch layers);
+- ``outputs``   a cell's outputs as a notebook shows them, reduced to what no browser runs;
 - ``runner``    the sandbox's main program: runs a notebook's cells, serves the judge;
 - ``stubs``     the ``check_*`` functions a notebook finds inside the sandbox.
 
