@@ -49,8 +49,9 @@ def mutate(space, arch: Architecture, rng: np.random.Generator) -> Architecture:
 def regularized_evolution(space, reward_fn: RewardFn, budget: int, population: int = 20,
                           sample: int = 5, seed: int = 0, aging: bool = True
                           ) -> EvolutionResult:
-    """``budget`` evaluations: ``population`` random architectures, then one child per cycle
-    (see the module docstring)."""
+    """``budget`` evaluations: ``population`` random architectures, then one child
+    a cycle, a mutation of the best of ``sample`` members drawn at random; the
+    oldest member leaves (the worst, with ``aging=False``)."""
     if not 2 <= sample <= population <= budget:
         raise ValueError(f"need 2 <= sample <= population <= budget, got {sample}, "
                          f"{population}, {budget}")
