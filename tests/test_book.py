@@ -13,9 +13,12 @@ CI must prove the pages render.
 
 Over every built page: figures have alt text that describes them (not a file name); axe-core
 (``node_modules/``, installed by ``make test`` from package.json) finds no WCAG 2.1 A or AA
-violation; the prose has no build leftovers or broken generated sentences. Where chapters
-still fail these checks, the failures are listed in ``KNOWN_*`` allow-lists below, which
-only shrink: an entry that no longer occurs fails the test until it is removed.
+violation at a desktop width (1400 px) or a phone's (390 px); at both widths no page is wider
+than the screen and every box that scrolls (a wide table, a code block) can be reached with
+the keyboard and has a name; at the desktop width code fits its column; the prose has no
+build leftovers or broken generated sentences. Where chapters still fail these checks, the
+failures are listed in ``KNOWN_*`` allow-lists below, which only shrink: an entry that no
+longer occurs fails the test until it is removed.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ CHAPTER_1 = "book/ch01_convolutions.html"
 PAGES_IN_BROWSER = ["book/intro.html", CHAPTER_1, "book/problem_sets.html",
                     "book/instructors.html"]
 MIN_FIGURES_CHAPTER_1 = 3
+DESKTOP, PHONE = 1400, 390     # viewport widths in CSS pixels: a laptop screen, a phone
 LOG_TAIL_LINES = 80
 
 
@@ -218,9 +222,9 @@ def browser(server: str):
         chromium.close()
 
 
-def _open(browser, url: str):
+def _open(browser, url: str, width: int = DESKTOP):
     """Load a page, recording every request that leaves 127.0.0.1."""
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page = browser.new_page(viewport={"width": width, "height": 1000})
     outside: list[str] = []
     page.on("request", lambda request: outside.append(request.url)
             if urlsplit(request.url).hostname not in ("127.0.0.1", None) else None)
@@ -337,6 +341,42 @@ def test_released_problem_sets_and_the_wheel_are_on_the_site(html_root: Path) ->
         "the install steps use the wheel's [notebooks] extra (JupyterLab, myst-nb)")
 
 
+def _problem_set_of_each_chapter() -> dict[str, str]:
+    """Chapter file name -> its problem set, from the table of the problem-sets page."""
+    text = (ROOT / "book" / "problem_sets.md").read_text(encoding="utf-8")
+    owners = {}
+    for problem_set, chapters in re.findall(r"^\| `(ps\d\d_\w+)` \| ([^|]+) \|", text,
+                                            flags=re.MULTILINE):
+        for chapter in re.findall(r"\{doc\}`(ch\d\d_\w+)`", chapters):
+            owners[chapter] = problem_set
+    return owners
+
+
+DOWNLOAD_STEPS = "problem_sets.html#problem-set-downloads"
+
+
+def test_every_chapter_ends_with_its_problem_set_and_how_to_run_it(html_root: Path) -> None:
+    """The Exercises section of each chapter links the student notebook of its problem set
+    (the file on the site) and the install steps; the introduction's "How to run it" links
+    the steps too."""
+    owners = _problem_set_of_each_chapter()
+    for chapter in _chapters():
+        name = Path(chapter).name
+        assert name in owners, f"{name} is in no row of the table in book/problem_sets.md"
+        exercises = _soup(html_root / f"{chapter}.html").select_one("section#exercises")
+        assert exercises is not None, f"{chapter}.html has no Exercises section"
+        links = [a.get("href") or "" for a in exercises.find_all("a")]
+        notebook = f"../downloads/problem_sets/{owners[name]}.ipynb"
+        assert notebook in links, f"{chapter}: its Exercises do not link {notebook}"
+        assert (html_root / "book" / notebook).resolve().is_file(), notebook
+        assert DOWNLOAD_STEPS in links, (
+            f"{chapter}: its Exercises do not link the install steps ({DOWNLOAD_STEPS})")
+    how_to_run = _soup(html_root / "book/intro.html").select_one("section#how-to-run-it")
+    assert how_to_run is not None and DOWNLOAD_STEPS in [
+        a.get("href") for a in how_to_run.find_all("a")], (
+        "the introduction's How to run it does not point to the downloads and install steps")
+
+
 def test_execution_status_page_lists_every_chapter(html_root: Path) -> None:
     html = (html_root / "book/execution_status.html").read_text(encoding="utf-8")
     table = html[html.index('class="execution-status'):]
@@ -357,6 +397,10 @@ def test_downloads_work_from_the_built_site(browser, server: str) -> None:
             page.click('a[href$="ch01_convolutions.ipynb"]')
         chapter = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
         assert chapter["nbformat"] == 4 and chapter["cells"]
+        # the problem set linked at the end of the chapter
+        with page.expect_download() as info:
+            page.click('section#exercises a[href$="problem_sets/ps01_convolution.ipynb"]')
+        assert "YOUR CODE HERE" in Path(info.value.path()).read_text(encoding="utf-8")
     finally:
         page.close()
     page, _ = _open(browser, server + "book/problem_sets.html")
@@ -422,12 +466,70 @@ def _against_allow_list(what: str, counts: dict[str, int], allowed: dict[str, in
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-# Violations inside chapter content: page -> {axe rule id: number of elements}. Shrinks to {}.
+# Violations inside chapter content: page -> {axe rule id: number of elements}, at either
+# width. Shrinks to {}.
 KNOWN_AXE: dict[str, dict[str, int]] = {}
+# Pages whose code (cells shown open, package code, outputs) runs past the column at the
+# desktop width: page -> how many code blocks scroll sideways. Shrinks to {}.
+KNOWN_WIDE_CODE: dict[str, int] = {}
+
+# What the layout checks read from a page, after the page's scripts have run.
+LAYOUT_JS = """() => {
+  const scrollsSideways = (el) => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX)
+      && el.scrollWidth > el.clientWidth + 1;
+  const label = (el) => `<${el.tagName.toLowerCase()} class="${el.className}">: `
+      + (el.textContent || '').trim().split('\\n')[0].slice(0, 100);
+  const boxes = Array.from(document.querySelectorAll('main *')).filter(scrollsSideways);
+  const reachable = (el) => el.tabIndex >= 0 && (el.getAttribute('aria-label') || '').trim();
+  return {
+    pageWidth: document.documentElement.scrollWidth,
+    screenWidth: window.innerWidth,
+    unreachable: boxes.filter((el) => !reachable(el)).map(label),
+    // code in a folded cell is laid out too, but not seen until it is unfolded
+    wideCode: boxes.filter((el) => el.matches('pre') && el.checkVisibility()).map(label),
+  };
+}"""
 
 
-def test_axe_finds_no_wcag_violation_on_any_page(browser, server: str,
-                                                 html_root: Path) -> None:
+def _inspect(browser, url: str, width: int) -> dict:
+    """axe-core's violations (if axe is installed) and the layout of one page at ``width``."""
+    page, outside = _open(browser, url, width)
+    try:
+        # scroll_regions.js and the theme update the page a moment after it changes
+        page.wait_for_timeout(700)
+        report = page.evaluate(LAYOUT_JS)
+        report["outside"] = outside
+        report["violations"] = None
+        if AXE.is_file():
+            page.add_script_tag(path=str(AXE))
+            report["violations"] = page.evaluate(
+                "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, "
+                "resultTypes: ['violations']})", WCAG_TAGS)["violations"]
+    finally:
+        page.close()
+    return report
+
+
+@pytest.fixture(scope="module")
+def page_reports(browser, server: str, html_root: Path):
+    """``page_reports(width)``: every built page opened once at that width, inspected."""
+    reports: dict[int, dict[str, dict]] = {}
+
+    def at(width: int) -> dict[str, dict]:
+        if width not in reports:
+            reports[width] = {}
+            for path in _built_pages(html_root):
+                name = str(path.relative_to(html_root))
+                reports[width][name] = _inspect(browser, server + name, width)
+                assert not reports[width][name]["outside"], (
+                    f"{name} fetched from outside the book: {reports[width][name]['outside']}")
+        return reports[width]
+
+    return at
+
+
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+def test_axe_finds_no_wcag_violation_on_any_page(page_reports, width: int) -> None:
     if not AXE.is_file():
         message = f"axe-core is not installed ({AXE}): run `make test` (npm ci) first"
         if os.environ.get("CI"):
@@ -436,17 +538,8 @@ def test_axe_finds_no_wcag_violation_on_any_page(browser, server: str,
     counts: dict[str, int] = {}
     allowed: dict[str, int] = {}
     details: dict[str, list[str]] = {}
-    for path in _built_pages(html_root):
-        name = str(path.relative_to(html_root))
-        page, outside = _open(browser, server + name)
-        try:
-            page.add_script_tag(path=str(AXE))
-            result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', "
-                                   "values: tags}, resultTypes: ['violations']})", WCAG_TAGS)
-        finally:
-            page.close()
-        assert not outside, f"{name} fetched from outside the book: {outside}"
-        for violation in result["violations"]:
+    for name, report in page_reports(width).items():
+        for violation in report["violations"]:
             key = f"{name} [{violation['id']}]"
             counts[key] = len(violation["nodes"])
             details[key] = [f"{violation['impact']}: {violation['help']}"] + [
@@ -454,8 +547,38 @@ def test_axe_finds_no_wcag_violation_on_any_page(browser, server: str,
                 for n in violation["nodes"]]
         for rule, n in KNOWN_AXE.get(name, {}).items():
             allowed[f"{name} [{rule}]"] = n
-    _against_allow_list("WCAG 2.1 A/AA violations found by axe-core", counts, allowed,
-                        details)
+    _against_allow_list(f"WCAG 2.1 A/AA violations found by axe-core at {width} px", counts,
+                        allowed, details)
+
+
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+def test_no_page_is_wider_than_the_screen(page_reports, width: int) -> None:
+    """Wide content scrolls inside its own box; the page itself never scrolls sideways."""
+    wide = {name: f"{r['pageWidth']} px wide on a {r['screenWidth']} px screen"
+            for name, r in page_reports(width).items() if r["pageWidth"] > r["screenWidth"]}
+    assert not wide, f"pages that scroll sideways at {width} px: {wide}"
+
+
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+def test_every_box_that_scrolls_can_be_reached_and_is_named(page_reports,
+                                                             width: int) -> None:
+    """A box that scrolls sideways takes the keyboard focus (to scroll it with the arrow
+    keys) and says what it holds (book/_static/scroll_regions.js)."""
+    unreachable = {name: r["unreachable"] for name, r in page_reports(width).items()
+                   if r["unreachable"]}
+    assert not unreachable, (f"boxes that scroll at {width} px without a tab stop or a name:\n"
+                             + json.dumps(unreachable, indent=1))
+
+
+def test_code_fits_the_column_at_desktop_width(page_reports) -> None:
+    """No code block shown open (package code, cell inputs, text outputs) scrolls sideways
+    at the desktop width: lines of at most 88 characters fit the column. (Folded plotting
+    code may still scroll inside its box once unfolded.)"""
+    found = {name: r["wideCode"] for name, r in page_reports(DESKTOP).items()
+             if r["wideCode"]}
+    _against_allow_list(f"code blocks wider than the column at {DESKTOP} px",
+                        {name: len(blocks) for name, blocks in found.items()},
+                        KNOWN_WIDE_CODE, found)
 
 
 # --------------------------------------------------------------------------- the prose
