@@ -9,6 +9,7 @@ two runs gave identical grades. Not a test: run it by hand and quote what it pri
     .venv/bin/python scripts/bench_grading.py --students 40 --workers 2
     .venv/bin/python scripts/bench_grading.py --students 40 --sandbox-cost
     .venv/bin/python scripts/bench_grading.py --students 10 --cpu
+    .venv/bin/python scripts/bench_grading.py --students 40 --workers 2 --dask
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ def main() -> int:
     parser.add_argument("--save", metavar="JSON", default=None,
                         help="with --cpu: also write the figures there (the instructors' page "
                         "reads book/data/grading_benchmark.json)")
+    parser.add_argument("--dask", action="store_true",
+                        help="instead, wall time of --workers W locally against a local Dask "
+                        "cluster of W workers (--scheduler), alternating, same class")
     parser.add_argument("--cpu", action="store_true",
                         help="instead, CPU seconds per submission (1 worker): cnncourse grade "
                         "with and without the sandbox, and plain `nbgrader autograde` on the "
@@ -98,6 +102,8 @@ def main() -> int:
         return sandbox_cost(args.assignment, args.students)
     if args.cpu:
         return cpu_per_submission(args.assignment, args.students, args.save)
+    if args.dask:
+        return dask_against_local(args.assignment, args.students, args.workers)
     quiet = open(os.devnull, "w")  # noqa: SIM115 - the per-student lines would drown the result
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         root = Path(tmp) / "course"
@@ -146,6 +152,44 @@ def sandbox_cost(assignment: str, students: int, rounds: int = 2) -> int:
     print(f"the sandbox adds {added:+.2f} s per submission (best of {rounds} rounds each; "
           f"load average now {os.getloadavg()[0]:.1f})")
     return 0
+
+
+def dask_against_local(assignment: str, students: int, workers: int, rounds: int = 2) -> int:
+    """Seconds per submission: the local pool of ``workers`` against a local Dask cluster of
+    as many single-threaded workers, in alternating rounds; and whether the grades agree."""
+    from distributed import LocalCluster
+
+    quiet = open(os.devnull, "w")  # noqa: SIM115
+    seconds: dict[str, list[float]] = {"local": [], "dask": []}
+    grades: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp, \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                         dashboard_address=None) as cluster:
+        root = Path(tmp) / "course"
+        build_class(root, assignment, students)
+        for _ in range(rounds):
+            for mode in ("local", "dask"):
+                extra = ["--force"] + (["--scheduler", cluster.scheduler_address]
+                                       if mode == "dask" else [])
+                stdout, sys.stdout = sys.stdout, quiet
+                try:
+                    started = time.perf_counter()
+                    code = cnncourse(["grade", assignment, "--course", str(root), "--workers",
+                                      str(workers), *extra])
+                    seconds[mode].append(time.perf_counter() - started)
+                finally:
+                    sys.stdout = stdout
+                if code != 0:
+                    raise SystemExit(f"grading ({mode}) failed with exit code {code}")
+                grades[mode] = (root / "reports" / assignment / "grades.csv").read_text()
+                print(f"{mode:5s}: {seconds[mode][-1] / students:5.2f} s per submission",
+                      flush=True)
+    local, dask = min(seconds["local"]), min(seconds["dask"])
+    print(f"Dask costs {100 * (dask / local - 1):+.0f} % wall time against the local pool "
+          f"(best of {rounds} each, {workers} workers); grades identical: "
+          f"{'yes' if grades['local'] == grades['dask'] else 'NO'}; load average now "
+          f"{os.getloadavg()[0]:.1f}")
+    return 0 if grades["local"] == grades["dask"] else 1
 
 
 CPUACCT = Path("/sys/fs/cgroup/cpuacct")
