@@ -87,8 +87,12 @@ def test_learnable_but_far_from_saturated():
     """From the lab's stored runs: small CPU nets get far above chance (90 % error), and the
     best of them is still far from MNIST's 99 %, so designs can differ."""
     from cnncourse import lab
+    from cnncourse.lab.spec import LabError
 
-    classic = lab.load("classic")
+    try:
+        classic = lab.load("classic")
+    except LabError as missing:  # as tests/test_lab.py does: a run not stored yet is skipped
+        pytest.skip(f"not run yet: {missing}")
     best = min(classic.final(m, "test_error").mean() for m in ("alexnet", "vgg", "nin"))
     assert best < 0.5
     assert best > 0.03
