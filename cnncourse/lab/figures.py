@@ -1,0 +1,93 @@
+"""How a chapter shows a stored experiment: every seed, the mean, and the claims' verdicts.
+
+A lab figure never hides a seed: each seed is a thin line, the mean over seeds a thick one,
+and the band between the lowest and highest seed is shaded, so the reader sees the spread
+the claims are judged against. The claims are printed as the lab decided them, failures
+included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from cnncourse.lab.results import Results
+from cnncourse.palette import CYCLE
+
+
+def plot_seeds(results: Results, metric: str, arms: Sequence[str] | None = None, *,
+               labels: dict[str, str] | None = None, ax: Axes | None = None,
+               x: str = "step", percent: bool | None = None,
+               styles: Sequence[str] = ("-", "--", "-.", ":")) -> Axes:
+    """One metric's history for each arm: every seed thin, their mean thick, the range
+    shaded. ``percent`` (default: for metrics named ``*_error``) shows fractions as %."""
+    arms = list(results.arms if arms is None else arms)
+    labels = labels or {}
+    percent = metric.endswith("error") if percent is None else percent
+    scale = 100.0 if percent else 1.0
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 3.6))
+    for i, arm in enumerate(arms):
+        values = scale * results.history(arm, metric)
+        steps = np.asarray(results.arm(results.seeds[0], arm)["history"][x])
+        colour, style = CYCLE[i % len(CYCLE)], styles[i % len(styles)]
+        for row in values:
+            ax.plot(steps, row, color=colour, linewidth=0.7, alpha=0.45, linestyle=style)
+        ax.fill_between(steps, values.min(axis=0), values.max(axis=0), color=colour,
+                        alpha=0.12, linewidth=0)
+        ax.plot(steps, values.mean(axis=0), color=colour, linewidth=2.2, linestyle=style,
+                label=f"{labels.get(arm, arm)} (mean of {len(values)} seeds)")
+    ax.set_xlabel({"step": "training step", "epoch": "epoch"}.get(x, x))
+    ax.set_ylabel(metric.replace("_", " ") + (" (%)" if percent else ""))
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    return ax
+
+
+def seed_table(results: Results, metrics: Sequence[str], arms: Sequence[str] | None = None,
+               *, labels: dict[str, str] | None = None) -> str:
+    """Final metrics as a Markdown table: one row per arm and metric, one column per seed,
+    then the mean and the range over seeds (errors in %)."""
+    arms = list(results.arms if arms is None else arms)
+    labels = labels or {}
+    head = ["metric", "arm", *(f"seed {s}" for s in results.seeds), "mean", "range"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * 2 + " ---: |" * (len(head) - 2)]
+    for metric in metrics:
+        percent = metric.endswith("error")
+        name = metric.replace("_", " ") + (" (%)" if percent else "")
+        for arm in arms:
+            values = (100.0 if percent else 1.0) * results.final(arm, metric)
+            cells = [name, labels.get(arm, arm), *(_number(v, percent) for v in values),
+                     _number(values.mean(), percent), _number(np.ptp(values), percent)]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _number(value: float, percent: bool) -> str:
+    return f"{value:.1f}" if percent else f"{value:.3f}"
+
+
+def claims_markdown(results: Results) -> str:
+    """The experiment's claims, each with its verdict and the numbers that decided it, as
+    Markdown (``IPython.display.Markdown`` renders it on the page)."""
+    lines = []
+    for text, verdict in results.verdicts():
+        mark = "**holds**" if verdict.holds else "**fails**"
+        lines.append(f"- {mark}: {text}. *{verdict.detail}*")
+    return "\n".join(lines)
+
+
+def provenance(results: Results) -> str:
+    """One sentence on where the stored numbers come from: seeds, time, machine, versions."""
+    manifest = results.manifest
+    seconds = sum(results.wall_seconds().values())
+    seeds = ", ".join(map(str, results.seeds))
+    return (f"Stored by `cnncourse lab run {results.experiment.name}`: seeds {seeds}, "
+            f"{seconds / 60:.0f} min of training on {manifest['threads']} CPU thread"
+            f"{'s' if manifest['threads'] != 1 else ''} ({manifest['device']}), torch "
+            f"{manifest['torch_version']}, commit {manifest['git_commit'][:7]}; "
+            f"`cnncourse lab check {results.experiment.name}` verifies the files and "
+            f"replays the first steps.")
