@@ -63,7 +63,7 @@ def test_check_passes_on_the_committed_results(capsys):
         pytest.skip("no results stored yet")
     assert lab_cli.main(["check", *STORED]) == 0, capsys.readouterr()
     out = capsys.readouterr().out
-    assert "FAILS" not in out and "DIFFERS" not in out
+    assert "FAILS" not in out and "DIFFERS" not in out and "STALE" not in out
     for name in STORED:
         assert f"{name} (" in out
 
@@ -73,8 +73,8 @@ def test_claims_hold_on_the_stored_results(name):
     results = lab.load(name)
     assert results.seeds, name
     assert len(results.seeds) >= 3 or len(registry.get_experiment(name).config.seeds) < 3
-    for text, verdict in results.verdicts():
-        assert verdict.holds, f"{name}: {text}: {verdict.detail}"
+    for text, verdict in results.verdicts():   # or fails with the reason the book prints
+        assert verdict.holds != bool(verdict.explained), f"{name}: {text}: {verdict.detail}"
 
 
 @pytest.mark.parametrize("name", STORED)
@@ -289,3 +289,33 @@ def test_runs_are_deterministic_and_the_replay_notices_changed_code(tmp_path, ca
     edited = dataclasses.replace(_tiny(), run_arm=changed_code)
     agrees, line = replay(Results.load(edited, "mnist", tmp_path))
     assert not agrees and "differs" in line
+
+
+def test_a_failed_claim_passes_check_only_with_its_reason_and_only_while_it_fails(tmp_path):
+    run_experiment(_tiny(), "mnist", root=tmp_path, log=lambda line: None)
+
+    def fails(results) -> Verdict:
+        return Verdict(False, "the wide net is not perfect")
+
+    def with_claims(*claims: Claim) -> Experiment:
+        return dataclasses.replace(_tiny(), claims=claims)
+
+    lines: list[str] = []
+    unexplained = with_claims(Claim("the wide net is perfect", fails))
+    assert not check_experiment(unexplained, "mnist", tmp_path, 0, log=lines.append)
+    assert "  [FAILS] the wide net is perfect: the wide net is not perfect" in lines
+
+    lines.clear()
+    explained = with_claims(Claim("the wide net is perfect", fails,
+                                  known_failure="two epochs are too few"))
+    assert check_experiment(explained, "mnist", tmp_path, 0, log=lines.append)
+    assert ("  [fails, explained] the wide net is perfect: the wide net is not perfect. "
+            "Why: two epochs are too few") in lines
+    (_, verdict), = Results.load(explained, "mnist", tmp_path).verdicts()
+    assert not verdict.holds and verdict.explained == "two epochs are too few"
+
+    lines.clear()
+    holding = _tiny().claims[0]
+    stale_note = with_claims(dataclasses.replace(holding, known_failure="it used to fail"))
+    assert not check_experiment(stale_note, "mnist", tmp_path, 0, log=lines.append)
+    assert any("NOTE STALE" in line and "remove the note" in line for line in lines)

@@ -85,8 +85,15 @@ def check_experiment(experiment: Experiment, default_data: str, root: Path | Non
         + ", ".join(f"{seconds[s]:.0f} s" for s in results.seeds))
     ok = True
     for text, verdict in results.verdicts():
-        log(f"  [{'holds' if verdict.holds else 'FAILS'}] {text}: {verdict.detail}")
-        ok &= verdict.holds
+        if verdict.holds and verdict.explained:
+            log(f"  [HOLDS, NOTE STALE] {text}: {verdict.detail}; its known_failure note "
+                f"says otherwise: remove the note")
+            ok = False
+        elif verdict.explained:
+            log(f"  [fails, explained] {text}: {verdict.detail}. Why: {verdict.explained}")
+        else:
+            log(f"  [{'holds' if verdict.holds else 'FAILS'}] {text}: {verdict.detail}")
+            ok &= verdict.holds
     if replay_steps > 0:
         agrees, line = replay(results, replay_steps, root=root)
         log(f"  [{'same' if agrees else 'DIFFERS'}] {line}")

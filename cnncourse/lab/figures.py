@@ -3,7 +3,7 @@
 A lab figure never hides a seed: each seed is a thin line, the mean over seeds a thick one,
 and the band between the lowest and highest seed is shaded, so the reader sees the spread
 the claims are judged against. The claims are printed as the lab decided them, failures
-included.
+included, with the reason given after the run for a failure (``Claim.known_failure``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from cnncourse.lab.results import Results
-from cnncourse.palette import CYCLE
+from cnncourse.palette import CYCLE, GREY, GREY_LIGHT
 
 
 def plot_seeds(results: Results, metric: str, arms: Sequence[str] | None = None, *,
@@ -76,7 +76,8 @@ def claims_markdown(results: Results) -> str:
     lines = []
     for text, verdict in results.verdicts():
         mark = "**holds**" if verdict.holds else "**fails**"
-        lines.append(f"- {mark}: {text}. *{verdict.detail}*")
+        why = f" Why it fails: {verdict.explained}" if verdict.explained else ""
+        lines.append(f"- {mark}: {text}. *{verdict.detail}*{why}")
     return "\n".join(lines)
 
 
@@ -91,3 +92,39 @@ def provenance(results: Results) -> str:
             f"{manifest['torch_version']}, commit {manifest['git_commit'][:7]}; "
             f"`cnncourse lab check {results.experiment.name}` verifies the files and "
             f"replays the first steps.")
+
+
+def plot_reliability(diagrams: Sequence[dict], *, ax: Axes | None = None, label: str = "",
+                     colour: str = CYCLE[0]) -> Axes:
+    """A reliability diagram (Guo et al. 2017) over seeds: per equal-width confidence bin,
+    the accuracy against the mean confidence, every seed thin and all seeds pooled thick,
+    the diagonal of a calibrated network dotted and each bin's share of the images as grey
+    bars. ``diagrams``: one dict per seed with per-bin ``count``, ``confidence`` and
+    ``accuracy`` lists (``nan`` for an empty bin)."""
+    count = np.array([d["count"] for d in diagrams], dtype=float)
+    confidence = np.array([d["confidence"] for d in diagrams], dtype=float)
+    accuracy = np.array([d["accuracy"] for d in diagrams], dtype=float)
+    bins = count.shape[1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.6, 3.6))
+    total = count.sum(axis=0)
+    centres = (np.arange(bins) + 0.5) / bins
+    ax.bar(centres, total / total.sum(), width=0.9 / bins, color=GREY_LIGHT,
+           edgecolor=GREY, linewidth=0.5, label="share of images")
+    ax.plot([0, 1], [0, 1], color=GREY, linestyle=":", linewidth=1.2, label="calibrated")
+    for conf, acc in zip(confidence, accuracy, strict=True):
+        ax.plot(conf, acc, color=colour, linewidth=0.7, alpha=0.45, marker=".", markersize=3)
+    filled = total > 0
+    pooled_conf = np.nansum(confidence * count, axis=0)[filled] / total[filled]
+    pooled_acc = np.nansum(accuracy * count, axis=0)[filled] / total[filled]
+    ax.plot(pooled_conf, pooled_acc, color=colour, linewidth=2.2, marker="o", markersize=4,
+            label=f"{label} ({len(diagrams)} seed{'s' if len(diagrams) != 1 else ''} "
+                  "pooled)".strip())
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, loc="upper left")
+    return ax

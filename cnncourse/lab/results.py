@@ -15,6 +15,7 @@ read results only through it, so the book build stops on stale data instead of p
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -196,5 +197,7 @@ class Results:
                 verdict = claim.test(self)
             except (KeyError, IndexError, TypeError, ValueError) as error:
                 verdict = Verdict(False, f"could not be evaluated: {error!r}")
+            if claim.known_failure:
+                verdict = dataclasses.replace(verdict, explained=claim.known_failure)
             out.append((claim.text, verdict))
         return out

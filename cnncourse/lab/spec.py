@@ -51,18 +51,27 @@ class ArmResult:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A claim's outcome on the stored results, with the numbers that decided it."""
+    """A claim's outcome on the stored results, with the numbers that decided it; for a
+    claim that fails, ``explained`` is its ``Claim.known_failure`` (empty if none)."""
 
     holds: bool
     detail: str
+    explained: str = ""
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A sentence and the predicate that decides it on the results (``Results -> Verdict``)."""
+    """A sentence and the predicate that decides it on the results (``Results -> Verdict``).
+
+    known_failure: for a claim the stored run did not bear out, why, written after the run
+    (the claim itself stays as it was stated). ``check`` then reports the failure with this
+    reason instead of failing, the book prints both, and a note left on a claim that holds
+    again is itself a failure, so the explanation cannot outlive what it explains.
+    """
 
     text: str
     test: Callable[[Results], Verdict]
+    known_failure: str = ""
 
 
 @dataclass(frozen=True)

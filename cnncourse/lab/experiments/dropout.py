@@ -82,7 +82,13 @@ CLAIMS = (
     Claim("the regime over-fits: without dropout the net fits its training images (under "
           "1 % training error) in every seed", _memorised),
     Claim("dropout ends with a lower held-out loss, by more than the seed spread (the larger "
-          "range over seeds)", _lower_by_more_than_spread("test_loss")),
+          "range over seeds)", _lower_by_more_than_spread("test_loss"),
+          known_failure=(  # written after the run of 2026-12-07; the claim is as stated
+              "with dropout the held-out loss ends lower in each of the five seeds, seed "
+              "for seed, but the gap of the means is smaller than the range of the dropout "
+              "seeds: on the loss, which keeps rising in both arms as they grow "
+              "over-confident, the effect is real but not larger than the seed-to-seed "
+              "spread this claim asked for; on the error, the same test holds")),
     Claim("dropout ends with a lower held-out error, by more than the seed spread",
           _lower_by_more_than_spread("test_error")),
 )
