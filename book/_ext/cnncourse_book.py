@@ -11,6 +11,10 @@
   ``CNNCOURSE_BOOK_DOWNLOADS=0`` skips them (for building one chapter).
 - **Accessible markup.** Two pieces of markup written by docutils and myst-nb, which
   axe-core reports against WCAG 2.1 A, are replaced in every page (``ACCESSIBLE_MARKUP``).
+- **Lab results invalidate the cache.** The execution cache knows a page by its code, so a
+  page that plots ``results/`` would keep its old outputs after a re-run of the lab. When the
+  stored results (their manifests) changed since the last build, the cached outputs of every
+  page that calls ``lab.load`` are dropped, and those pages run again.
 - **Execution status.** ``{execution-status}`` is a table of every executed page: its run
   time and when it ran, from the execution cache (QuantEcon's status page, with page
   titles instead of file names).
@@ -41,6 +45,32 @@ from sphinx.util.docutils import SphinxDirective
 
 LOGGER = logging.getLogger(__name__)
 DOWNLOADS = "downloads"        # the folder of the built site that holds the files
+
+
+# ----------------------------------------------------------------------------- lab results
+LAB_STAMP = ".lab_results"     # beside the execution cache: the results it was made with
+
+
+def forget_outputs_of_changed_results(app: Sphinx) -> None:
+    """Drop the cached outputs of the pages that read the lab's results, if they changed."""
+    root = Path(app.srcdir)
+    cache_path = Path(app.env.mystnb_config.execution_cache_path)
+    stamp = cache_path.parent / LAB_STAMP
+    key = _digest(_files(root, "results/*/manifest.json"))
+    if not cache_path.exists() or (stamp.is_file() and stamp.read_text() == key):
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(key)
+        return
+    readers = {str(p.resolve()) for p in _files(root, "book/*.md") if "lab.load(" in
+               p.read_text(encoding="utf-8")}
+    cache = get_cache(cache_path)
+    dropped = [record for record in cache.list_cache_records()
+               if str(Path(record.uri).resolve()) in readers]
+    for record in dropped:
+        cache.remove_cache(record.pk)
+    if dropped:
+        LOGGER.info(f"lab results changed: {len(dropped)} cached page(s) will run again")
+    stamp.write_text(key)
 
 
 # ----------------------------------------------------------------------------- .ipynb
@@ -240,6 +270,8 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("execution-status", ExecutionStatus)
     app.add_post_transform(ExecutionStatusTransform)
     app.connect("builder-inited", prepare_downloads)
+    # after myst-nb's own handler (priority 500), which sets the cache's path
+    app.connect("builder-inited", forget_outputs_of_changed_results, priority=900)
     app.connect("build-finished", copy_downloads)
     app.connect("html-page-context", offer_notebook, priority=500)
     app.connect("html-page-context", accessible_markup)
