@@ -37,7 +37,8 @@ def _results() -> Results:
     experiment = Experiment(
         name="fake", chapter="test", summary="two arms", config=_Config(),
         arms=lambda config: ["a", "b"], run_arm=lambda *args: ArmResult(),
-        claims=(Claim("a ends lower than b", a_lower), Claim("b ends lower", never)))
+        claims=(Claim("a ends lower than b", a_lower), Claim("b ends lower", never),
+                Claim("b ends at zero", never, known_failure="b had too few steps")))
     arms = {seed: {arm: {"history": {"step": [10, 20, 30], "test_error": rows[seed]},
                          "final": {"test_error": rows[seed][-1]}, "extra": {},
                          "first_steps": []}
@@ -73,7 +74,9 @@ def test_the_seed_table_lists_every_seed_then_mean_and_range():
 def test_claims_are_printed_with_their_verdicts_failures_included():
     text = figures.claims_markdown(_results()).splitlines()
     assert text == ["- **holds**: a ends lower than b. *a 0.20 vs b 0.70*",
-                    "- **fails**: b ends lower. *b never wins*"]
+                    "- **fails**: b ends lower. *b never wins*",
+                    "- **fails**: b ends at zero. *b never wins*. Why it fails: b had too "
+                    "few steps."]
 
 
 def test_provenance_comes_from_the_manifest():

@@ -76,7 +76,7 @@ def claims_markdown(results: Results) -> str:
     lines = []
     for text, verdict in results.verdicts():
         mark = "**holds**" if verdict.holds else "**fails**"
-        why = f" Why it fails: {verdict.explained}" if verdict.explained else ""
+        why = f". Why it fails: {verdict.explained.rstrip('.')}." if verdict.explained else ""
         lines.append(f"- {mark}: {text}. *{verdict.detail}*{why}")
     return "\n".join(lines)
 
