@@ -119,9 +119,19 @@ CLAIMS = (
           "(mean confidence exceeds accuracy by more than 0.05) in every seed",
           _over_confident),
     Claim("label smoothing lowers the expected calibration error in every seed",
-          _smoothing_lowers_ece),
+          _smoothing_lowers_ece, known_failure=(  # written after the run of 2026-12-07
+              "it does in four seeds, by 0.05 to 0.08; in the fifth it is 0.002 higher, "
+              "because there the smoothed network generalised worst of all (44 % held-out error against 24 % one-hot): its confidence fell, but its "
+              "accuracy fell as far, so it is as mis-calibrated as before, only lower down")),
     Claim("and costs no accuracy (mean held-out accuracy within 1 point or better)",
-          _accuracy_not_lost),
+          _accuracy_not_lost, known_failure=(  # written after the run of 2026-12-07
+              "in this regime, chosen so that the one-hot network over-fits (10,000 images, "
+              "30 epochs, no weight decay, no augmentation), the smoothed networks fit their "
+              "training images as closely (4 to 5 % training error) but generalise worse in "
+              "every seed, by 5 to 19 points; smoothing traded accuracy for calibration "
+              "instead of giving both, as it does in the paper's ImageNet setting with its "
+              "regularisation. This run does not show why it generalises worse here; a "
+              "redesign with weight decay and augmentation is the next thing to try")),
 )
 
 EXPERIMENT = Experiment(
