@@ -121,7 +121,8 @@ CLAIMS = (
     Claim("label smoothing lowers the expected calibration error in every seed",
           _smoothing_lowers_ece, known_failure=(  # written after the run of 2026-12-07
               "it does in four seeds, by 0.05 to 0.08; in the fifth it is 0.002 higher, "
-              "because there the smoothed network generalised worst of all (44 % held-out error against 24 % one-hot): its confidence fell, but its "
+              "because there the smoothed network generalised worst of all (44 % held-out "
+              "error against 24 % one-hot): its confidence fell, but its "
               "accuracy fell as far, so it is as mis-calibrated as before, only lower down")),
     Claim("and costs no accuracy (mean held-out accuracy within 1 point or better)",
           _accuracy_not_lost, known_failure=(  # written after the run of 2026-12-07
