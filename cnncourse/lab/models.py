@@ -85,7 +85,8 @@ def three_conv_net(norm: bool, widths: tuple[int, ...] = (16, 32, 64), classes: 
     layers: list[nn.Module] = []
     for width in widths:
         conv = nn.Conv2d(in_channels, width, 3, padding=1, bias=not norm)
-        layers += [conv, *([nn.BatchNorm2d(width)] if norm else []), nn.ReLU(), nn.MaxPool2d(2)]
+        layers += [conv, *([nn.BatchNorm2d(width)] if norm else []), nn.ReLU(),
+                   nn.MaxPool2d(2)]
         in_channels = width
     model = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                           nn.Linear(in_channels, classes))
