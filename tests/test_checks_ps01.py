@@ -108,3 +108,21 @@ def test_hidden_draws_keep_their_promises():
 def test_hidden_draws_depend_on_the_seed_only():
     assert ps01.conv_hidden(random.Random(7)) == ps01.conv_hidden(random.Random(7))
     assert ps01.conv_hidden(random.Random(7)) != ps01.conv_hidden(random.Random(8))
+
+
+def test_a_square_kernel_answer_is_told_about_non_square_kernels_in_every_draw():
+    # the mutant raises on some draws (patch and kernel do not broadcast) and returns the
+    # wrong width on others: both must name the mistake, whatever the grader draws
+    from cnncourse.checks._core import hidden_draws
+    from cnncourse.grading.mutants import parse_mutant
+
+    path = ROOT / "exercises" / "mutants" / ASSIGNMENT / "conv_loops_square_kernels_only.py"
+    namespace = {"F": torch.nn.functional, "torch": torch}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    messages = set()
+    for seed in range(30):
+        with hidden_draws(seed), pytest.raises(AssertionError) as failure:
+            ps01.check_conv2d_loops(namespace["conv2d_loops"], hidden=True)
+        assert parse_mutant(path).message in str(failure.value), str(failure.value)
+        messages.add("raised" in str(failure.value))
+    assert messages == {True, False}  # both ways of going wrong were drawn

@@ -71,6 +71,11 @@ try:
     seen["write outside"] = "written"
 except OSError as error:
     seen["write outside"] = error.errno
+try:  # the folder bwrap made for the working folder's mount lives on its root tmpfs
+    open("/sandbox/outside.txt", "w").write("x")
+    seen["write beside"] = "written"
+except OSError as error:
+    seen["write beside"] = error.errno
 seen["modules"] = {m: importlib.util.find_spec(m) is not None for m in (
     "cnncourse.models", "cnncourse.ops", "cnncourse.analysis", "cnncourse.checks._core",
     "cnncourse.grading", "cnncourse.probe.wire", "cnncourse.data", "cnncourse.checks.toy")}
@@ -213,6 +218,7 @@ def test_files_are_capped_at_file_mb_and_the_folder_at_disk_mb(inside):
     assert seen["disk"] == errno.ENOSPC
     assert seen["disk written"] < LIMITS.disk_mb + 1
     assert seen["write outside"] in (errno.EROFS, errno.EACCES, errno.ENOENT)
+    assert seen["write beside"] in (errno.EROFS, errno.EACCES)
     assert not (inside["tmp"] / "work").exists() or not list((inside["tmp"] / "work")
                                                                .glob("part*.bin"))
 

@@ -317,13 +317,14 @@ class Guard:
     def spec(self) -> dict:
         return {"forbidden": self.forbidden, "references": self.references}
 
-    def call(self, call: Call) -> Any:
-        """Run the student's function on ``call``; its result, decoded here."""
+    def call(self, call: Call, raised_hint: str | None = None) -> Any:
+        """Run the student's function on ``call``; its result, decoded here. ``raised_hint``
+        is added to the message if the call raises (what about this case is unusual)."""
         answer = self.answer.call(*(value for _, value in call.args), guard=self.spec,
                                   **call.kwargs)
-        return self.result(call, answer)
+        return self.result(call, answer, raised_hint)
 
-    def result(self, call: Call | str, answer: dict) -> Any:
+    def result(self, call: Call | str, answer: dict, raised_hint: str | None = None) -> Any:
         """The value of a probe's answer, or the AssertionError it amounts to."""
         if "violation" in answer:
             violation = answer["violation"] if isinstance(answer["violation"], dict) else {}
@@ -340,7 +341,8 @@ class Guard:
             if isinstance(module, str) and module:  # only in the sandbox, which lacks it
                 raise AssertionError(own_code_message(
                     self.name, f"it imports {module[:80]}, the course's reference code"))
-            raise AssertionError(raised_message(call, answer["raised"]))
+            message = raised_message(call, answer["raised"])
+            raise AssertionError(f"{message} Hint: {raised_hint}" if raised_hint else message)
         return answer.get("ok")
 
 

@@ -203,24 +203,30 @@ CONV_CASES = [
 
 
 def conv_hidden(rng: random.Random) -> list[_ConvCase]:
-    """Five hidden convolutions; the first three have non-square kernels."""
-    def draw(square: bool) -> _ConvCase:
+    """Five hidden convolutions; the first three have non-square kernels, the first of them
+    with stride 1, where reading kh for kw always changes the output's width."""
+    def draw(square: bool, fixed_stride: int | None = None) -> _ConvCase:
         while True:
             kh = rng.randint(1, 5)
             kw = kh if square else rng.choice([k for k in range(1, 6) if k != kh])
             x_shape = (rng.randint(1, 3), rng.randint(1, 4), rng.randint(3, 11),
                        rng.randint(3, 11))
-            stride, padding = rng.randint(1, 3), rng.randint(0, 2)
+            stride, padding = fixed_stride or rng.randint(1, 3), rng.randint(0, 2)
             if all(side + 2 * padding >= k for side, k in zip(x_shape[2:], (kh, kw),
                                                                  strict=True)):
                 return _ConvCase(x_shape, rng.randint(1, 4), (kh, kw), stride, padding,
                                  bias=rng.random() < 0.7, seed=seed_from(rng))
 
-    return [draw(square=False) for _ in range(3)] + [draw(square=True) for _ in range(2)]
+    return ([draw(square=False, fixed_stride=1)] + [draw(square=False) for _ in range(2)]
+            + [draw(square=True) for _ in range(2)])
 
 
 def _conv_out(n: int, k: int, s: int, p: int) -> int:
     return (n + 2 * p - k) // s + 1
+
+
+NON_SQUARE = ("the kernel may be non-square: kh = weight.shape[2] runs along H, "
+              "kw = weight.shape[3] along W.")
 
 
 def _conv_shape_mistakes(case: _ConvCase) -> list[tuple[str, Callable[[], Any]]]:
@@ -237,8 +243,7 @@ def _conv_shape_mistakes(case: _ConvCase) -> list[tuple[str, Callable[[], Any]]]
          lambda: (n, o, _conv_out(h, kh, s, 0), _conv_out(w, kw, s, 0))),
         ("the number of window positions along an axis is (H + 2*padding - kh) // stride + 1.",
          lambda: (n, o, oh - 1, ow - 1)),
-        ("the kernel may be non-square: kh = weight.shape[2] runs along H, "
-         "kw = weight.shape[3] along W.",
+        (NON_SQUARE,
          lambda: (n, o, _conv_out(h, kh, s, p), _conv_out(w, kh, s, p))),
         ("H is dimension 2 and W dimension 3: the output is (N, C_out, H_out, W_out).",
          lambda: (n, o, ow, oh)),
@@ -285,7 +290,8 @@ def _check_conv_case(guard: Guard, case: _ConvCase, name: str, reference: Callab
                      ) -> None:
     call = case.call(name)
     x, weight, bias = case.tensors()
-    got = guard.call(call)
+    kh, kw = case.kernel
+    got = guard.call(call, raised_hint=NON_SQUARE if kh != kw else None)
     expected = reference(x, weight, bias, stride=case.stride, padding=case.padding)
     check_type(got, torch.Tensor, call, "the output",
                hint="return the output tensor (N, C_out, H_out, W_out).")

@@ -161,7 +161,10 @@ def runner_command(view: Path, submission: Path, limits: Limits, scratch: Path,
             "--proc", "/proc", "--dev", "/dev",
             "--size", str(limits.disk_mb << 20), "--tmpfs", WORKDIR,
             "--dir", f"{WORKDIR}/.tmp", "--ro-bind", str(submission), SUBMISSION,
-            "--chdir", WORKDIR]
+            # the root is bwrap's own tmpfs, and the folders it made there for the binds
+            # (/tmp when the course lives under /tmp) belong to the sandbox's user: read-only,
+            # so the working folder is the one place it can write, within disk_mb
+            "--remount-ro", "/", "--chdir", WORKDIR]
     return args + ["--", *runner], environment(limits, WORKDIR, SUBMISSION)
 
 

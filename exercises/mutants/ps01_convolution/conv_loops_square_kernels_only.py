@@ -1,7 +1,7 @@
 # mutant: assumes square kernels (only the hidden cases have non-square ones)
 # replaces: conv_loops_solution
 # loses: conv_loops_test_hidden
-# message: raised RuntimeError
+# message: the kernel may be non-square
 def conv2d_loops(x, weight, bias=None, stride=1, padding=0):
     """Cross-correlation of ``x`` (N, C_in, H, W) with ``weight`` (C_out, C_in, kh, kw),
     plus ``bias`` (C_out,) if given, computed with loops. Returns (N, C_out, H_out, W_out).
