@@ -59,7 +59,17 @@ SOURCE = Experiment(
     summary="the small AlexNet trained on five classes, stored for transfer",
     config=SourceConfig(), arms=lambda config: ["alexnet"], run_arm=run_source,
     claims=(Claim("the source network learned its five classes (held-out error under 30 %)",
-                  _source_learned),))
+                  _source_learned,
+                  known_failure=(  # written after the run of 2026-12-07; claim as stated
+                      "the network under-fits rather than over-fits: it ends at 53 % error "
+                      "on its training batches (dropout and augmentation on), no better "
+                      "than on held-out images (50 %; "
+                      "chance 80 %), and its loss had stopped falling (1.06 at two thirds "
+                      "of the run, 1.02 at the end). Without batch norm, at rate 0.01 "
+                      "with dropout and weight decay, 12 epochs of 15,000 cluttered shapes "
+                      "are too few for this AlexNet; the features it did learn still carry "
+                      "over (the transfer experiment's claims hold), but a better-trained "
+                      "source is the next run to make")),))
 
 
 @dataclass(frozen=True)
