@@ -54,9 +54,13 @@ def fc_head(in_features: int, hidden: int = 1024, dropout: float = 0.5,
 
 
 def small_vgg(hidden: int = 256, dropout: float = 0.5, classes: int = 10,
-              in_channels: int = 3) -> VGG:
-    """VGG-11 at a quarter width for 32x32 images; the last pool leaves 128 x 1 x 1."""
-    return VGG(VGG_A_QUARTER, num_classes=classes, in_channels=in_channels, hidden=hidden,
+              in_channels: int = 3, size: int = 32) -> VGG:
+    """VGG-11 at a quarter width; the last pool leaves 128 x 1 x 1. ``size`` is the input's
+    side: at 16 the fifth 2x2 pool would have nothing left to pool, so it is dropped."""
+    config = VGG_A_QUARTER if size == 32 else VGG_A_QUARTER[:-1]
+    if size not in (16, 32):
+        raise ValueError(f"small_vgg takes 16x16 or 32x32 images, not {size}x{size}")
+    return VGG(config, num_classes=classes, in_channels=in_channels, hidden=hidden,
                dropout=dropout, pool_to=1)
 
 
