@@ -25,9 +25,20 @@ from cnncourse.nas.cell import (
     live_edges,
     parse_label,
 )
+from cnncourse.nas.drawing import cell_diagram, cell_network_diagram
 from cnncourse.nas.evolution import mutate, regularized_evolution
 from cnncourse.nas.search import random_search, reinforce_search
-from cnncourse.nas.tabular import BenchTable, mean_and_band, run_searches
+from cnncourse.nas.tabular import (
+    BenchTable,
+    distinct_cells,
+    incumbents,
+    mean_and_band,
+    random_expectation,
+    run_search,
+    run_searches,
+    search_runs,
+    training_cost,
+)
 
 SPACE = CellSpace()
 TABLE = BenchTable.synthetic(0)
@@ -125,6 +136,68 @@ def test_searches_are_repeatable_and_learning_beats_random_on_a_graded_table():
         assert (np.diff(c, axis=1) >= 0).all() and c.max() <= TABLE.optimum()
     mean, half = mean_and_band(curves["random search"])
     assert mean.shape == half.shape == (100,) and (half >= 0).all()
+
+
+def test_incumbents_report_the_pick_of_the_reward_at_any_budget():
+    result = run_search("random search", TABLE, 40, seed=2, reward_budget="short")
+    # at the reward's own budget the incumbent curve is the best reward so far
+    assert incumbents(result, TABLE, "short") == pytest.approx(result.best_so_far)
+    # at the long budget: the long accuracy of the cell with the best short reward so far
+    long = incumbents(result, TABLE, "long")
+    for k in range(40):
+        rewards = result.rewards[:k + 1]
+        pick = result.archs[int(np.argmax(rewards))]       # the first of any ties
+        assert long[k] == TABLE.val["long"][SPACE.index(pick)]
+    test = incumbents(result, TABLE, "long", split="test")
+    assert test[-1] == TABLE.test["long"][SPACE.index(result.best[0])]
+    curves = run_searches(TABLE, 40, [2], reward_budget="short", report_budget="long",
+                          methods=["random search"])
+    assert list(curves) == ["random search"] and curves["random search"][0] == pytest.approx(long)
+
+
+def test_distinct_cells_and_training_cost_count_each_cell_once():
+    seconds = {"short": np.linspace(1.0, 2.0, SPACE.size), "long": np.full(SPACE.size, 3.0)}
+    table = BenchTable(SPACE, TABLE.val, TABLE.test, TABLE.params, TABLE.macs, seconds)
+    result = run_search("REINFORCE", table, 60, seed=0)
+    distinct = distinct_cells(result)
+    assert distinct[0] == 1 and distinct[-1] == len(set(result.archs))
+    assert (np.diff(distinct) >= 0).all() and (np.diff(distinct) <= 1).all()
+    assert training_cost(result, table, "long") == pytest.approx(3.0 * distinct)
+    short = training_cost(result, table, "short")
+    assert short[-1] == pytest.approx(sum(seconds["short"][SPACE.index(a)]
+                                          for a in set(result.archs)))
+    runs = search_runs(table, 30, range(3), methods=["regularised evolution"])
+    assert list(runs) == ["regularised evolution"] and len(runs["regularised evolution"]) == 3
+
+
+def test_random_expectation_is_the_exact_mean_of_random_search():
+    values = np.array([0.1, 0.5, 0.5, 0.9])
+    # one draw: the mean; two draws: every ordered pair equally likely
+    exact_two = np.mean([max(a, b) for a in values for b in values])
+    assert random_expectation(values, 2) == pytest.approx([values.mean(), exact_two])
+    curve = random_expectation(TABLE.val["long"], 50)
+    assert (np.diff(curve) >= 0).all() and curve[-1] <= TABLE.optimum()
+    simulated = run_searches(TABLE, 50, range(100), methods=["random search"])
+    mean, half = mean_and_band(simulated["random search"])
+    assert (np.abs(mean - curve) <= 2 * half + 1e-9).mean() > 0.9
+
+
+def test_cell_diagram_draws_what_the_cell_holds():
+    skip, conv, none = (OPS.index(o) for o in ("skip", "conv3x3", "none"))
+    arch = (skip, none, conv, skip, conv, conv)
+    d = cell_diagram(arch)
+    labels = d.labels()
+    assert labels.count("ReLU, 3×3 conv, BN") == 3 and labels.count("skip (identity)") == 2
+    assert labels.count("none") == 1 and {"0", "1", "2", "3"} <= set(labels)
+    assert "0 to 2" in d.alt and cell_label(arch) in d.alt
+    # no label overlaps another
+    rects = [t.rect for t in d.texts]
+    assert not any(a.intersects(b) for k, a in enumerate(rects) for b in rects[k + 1:])
+    dead = cell_diagram((conv, conv, conv, none, none, none))
+    assert "outputs zeros" in dead.alt and "not on a path from input to output" in dead.alt
+    assert 'stroke-dasharray' in dead.svg
+    net = cell_network_diagram(arch)
+    assert net.labels().count("the searched cell") == 3 and "10 outputs" in net.alt
 
 
 def test_spearman_handles_ties_and_order():

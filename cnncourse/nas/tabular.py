@@ -4,8 +4,11 @@
 parameters, MACs, training time). ``from_lab`` reads the course's table (the lab experiment
 ``nas_bench``, verified like every lab result); ``synthetic`` makes a small made-up one for
 tests and exercises. ``reward(budget)`` is the function a search calls where a real search
-would train a child; ``run_searches`` runs random search, REINFORCE and regularised evolution
-over many seeds and returns each run's best-so-far curve.
+would train a child; ``search_runs`` runs random search, REINFORCE and regularised evolution
+over many seeds, and ``run_searches`` returns each run's curve of the cell it would hand back
+(``incumbents``): its accuracy at the reward's budget (the best-so-far curve) or at another
+(what searching on a cheap proxy and picking by it delivers). ``training_cost`` is what a
+run would have spent training, ``random_expectation`` random search's exact mean curve.
 """
 
 from __future__ import annotations
@@ -95,14 +98,83 @@ def run_search(method: str, table: BenchTable, budget: int, seed: int,
     raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def run_searches(table: BenchTable, budget: int, seeds: Sequence[int],
-                 options: dict[str, dict] | None = None, reward_budget: str = "long"
-                 ) -> dict[str, np.ndarray]:
-    """Every method over every seed: ``method -> (seeds, budget)`` best-so-far rewards."""
+def search_runs(table: BenchTable, budget: int, seeds: Sequence[int],
+                options: dict[str, dict] | None = None, reward_budget: str = "long",
+                methods: Sequence[str] = METHODS) -> dict[str, list[SearchResult]]:
+    """Every method in ``methods`` over every seed: ``method -> [SearchResult per seed]``;
+    ``options[method]`` go to that method (see ``run_search``)."""
     options = options or {}
-    return {m: np.array([run_search(m, table, budget, s, reward_budget,
-                                    **options.get(m, {})).best_so_far for s in seeds])
-            for m in METHODS}
+    return {m: [run_search(m, table, budget, s, reward_budget, **options.get(m, {}))
+                for s in seeds] for m in methods}
+
+
+def incumbents(result: SearchResult, table: BenchTable, budget: str = "long",
+               split: str = "val") -> np.ndarray:
+    """After each evaluation, the ``split`` (``"val"`` or ``"test"``) accuracy at ``budget``
+    of the cell the search would hand back then: the one with the best reward so far (the
+    first found, on ties). Measured at the reward's own budget on ``val``, this is the
+    best-so-far curve; at another budget, it is what picking by the reward delivers."""
+    values = {"val": table.val, "test": table.test}[split][budget]
+    out = np.empty(len(result.rewards))
+    best, pick = float("-inf"), 0
+    for k, (arch, reward) in enumerate(zip(result.archs, result.rewards, strict=True)):
+        if reward > best:
+            best, pick = reward, table.space.index(arch)
+        out[k] = values[pick]
+    return out
+
+
+def run_searches(table: BenchTable, budget: int, seeds: Sequence[int],
+                 options: dict[str, dict] | None = None, reward_budget: str = "long",
+                 report_budget: str | None = None, split: str = "val",
+                 methods: Sequence[str] = METHODS) -> dict[str, np.ndarray]:
+    """Every method over every seed: ``method -> (seeds, budget)`` curves of ``incumbents``
+    at ``report_budget`` (default: the reward's budget, where the curve is the best reward
+    so far)."""
+    report_budget = reward_budget if report_budget is None else report_budget
+    runs = search_runs(table, budget, seeds, options, reward_budget, methods)
+    return {m: np.array([incumbents(r, table, report_budget, split) for r in results])
+            for m, results in runs.items()}
+
+
+def distinct_cells(result: SearchResult) -> np.ndarray:
+    """After each evaluation, how many different cells the search has evaluated (a search
+    may sample a cell again; a real one would look it up rather than train it twice)."""
+    seen: set = set()
+    out = np.empty(len(result.archs), dtype=int)
+    for k, arch in enumerate(result.archs):
+        seen.add(arch)
+        out[k] = len(seen)
+    return out
+
+
+def training_cost(result: SearchResult, table: BenchTable, budget: str) -> np.ndarray:
+    """After each evaluation, the CPU seconds of training the search would have spent at
+    ``budget``: the table's recorded time of every different cell it has evaluated (a cell
+    sampled again costs nothing: its result is known)."""
+    seconds = table.cpu_seconds[budget]
+    seen: set = set()
+    out, total = np.empty(len(result.archs)), 0.0
+    for k, arch in enumerate(result.archs):
+        if arch not in seen:
+            seen.add(arch)
+            total += float(seconds[table.space.index(arch)])
+        out[k] = total
+    return out
+
+
+def random_expectation(values: np.ndarray, budget: int) -> np.ndarray:
+    """Random search's exact mean best-so-far over ``values`` (one per cell, drawn
+    uniformly with replacement), after 1 .. ``budget`` draws: with the values sorted,
+    P(best of n <= the k-th smallest) = (k / N)^n."""
+    v = np.sort(np.asarray(values, dtype=float))
+    n_cells = len(v)
+    below = np.arange(n_cells + 1) / n_cells            # k / N for k = 0 .. N
+    out = np.empty(budget)
+    for n in range(1, budget + 1):
+        cdf = below ** n
+        out[n - 1] = float(np.sum(v * np.diff(cdf)))
+    return out
 
 
 def mean_and_band(curves: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
