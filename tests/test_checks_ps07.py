@@ -11,6 +11,7 @@ import ast
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -20,6 +21,7 @@ from cnncourse.analysis import layer_table
 from cnncourse.checks import ps07
 from cnncourse.checks._core import hidden_draws
 from cnncourse.grading.view import stub_source
+from cnncourse.lab import LabError
 from cnncourse.models.convnext import ConvNeXtBlock, global_response_norm
 from cnncourse.models.efficientnet import (
     EfficientNet,
@@ -28,6 +30,9 @@ from cnncourse.models.efficientnet import (
     compound_multipliers,
 )
 from cnncourse.nas import Controller, SearchSpace, reinforce_gradient
+from cnncourse.nas.cell import cell_index
+from cnncourse.nas.evolution import regularized_evolution
+from cnncourse.nas.tabular import BenchTable
 from cnncourse.probe import tools
 from tests.problem_sets import solutions
 
@@ -53,6 +58,8 @@ def test_each_checker_prints_one_line(answers, capsys):
         (ps07.check_convnext_block, (answers["ConvNeXtBlock"],), "ConvNeXtBlock"),
         (ps07.check_grn, (answers["grn"],), "grn"),
         (ps07.check_reinforce_update, (answers["reinforce_update"],), "reinforce_update"),
+        (ps07.check_regularized_evolution, (answers["regularized_evolution"],),
+         "regularized_evolution"),
     ]
     for check, args, name in checks:
         check(*args, hidden=True)
@@ -103,7 +110,13 @@ def test_the_tools_cross_into_the_sandbox():
     # the standard library, torch and numpy
     stub = stub_source("cnncourse.checks.ps07")
     for name in ps07.TOOLS:
-        assert f"from cnncourse.probe.tools import {name}" in stub
+        if callable(getattr(ps07, name)):
+            assert f"from cnncourse.probe.tools import {name}" in stub
+        else:  # plain data, written into the stub
+            assert f"\n{name} = {getattr(ps07, name)!r}\n" in stub
+    namespace: dict = {}
+    exec(compile(stub, "<stub>", "exec"), namespace)
+    assert namespace["NAS_BENCH"] == ps07.NAS_BENCH
     tree = ast.parse(Path(tools.__file__).read_text(encoding="utf-8"))
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}
@@ -192,12 +205,14 @@ def test_the_answers_pass_every_draw(answers, capsys):
         with hidden_draws(seed):
             ps07.check_grn(answers["grn"], hidden=True)
             ps07.check_reinforce_update(answers["reinforce_update"], hidden=True)
-    assert len(capsys.readouterr().out.splitlines()) == 40
+            ps07.check_regularized_evolution(answers["regularized_evolution"], hidden=True)
+    assert len(capsys.readouterr().out.splitlines()) == 60
 
 
 def test_hidden_draws_depend_on_the_seed_only():
     for draw in (ps07.scaling_hidden, ps07.macs_hidden, ps07.mbconv_hidden,
-                 ps07.convnext_hidden, ps07.grn_hidden, ps07.reinforce_hidden):
+                 ps07.convnext_hidden, ps07.grn_hidden, ps07.reinforce_hidden,
+                 ps07.evolution_hidden):
         assert draw(random.Random(7)) == draw(random.Random(7))
     assert ps07.mbconv_hidden(random.Random(7)) != ps07.mbconv_hidden(random.Random(8))
 
@@ -233,3 +248,167 @@ def test_grn_checker_names_a_missing_residual(answers):
 
     with pytest.raises(AssertionError, match=r"adds its input back"):
         ps07.check_grn(no_residual)
+
+
+# --------------------------------------------------------------------------- Part 7: evolution
+def _cases(count: int = 30) -> list[tuple[int, int, int, int, int]]:
+    return ps07.EVOLUTION_CASES + [c for rng in draws(count) for c in ps07.evolution_hidden(rng)]
+
+
+def _python_random(accuracy, population_size, sample_size, budget, seed, mistake=None):
+    """Regularised evolution with its random numbers from Python's ``random``, not the
+    notebook's recipe, right or with one of the mistakes: a history no variant the judge
+    replays can equal, so only its properties can name the mistake."""
+    rng = random.Random(seed)
+    population, history = [], []
+
+    def add(cell, stored=None):
+        history.append(cell_index(cell))
+        population.append((cell, accuracy[history[-1]] if stored is None else stored))
+
+    while len(history) < population_size:
+        add(tuple(rng.randrange(3) for _ in range(6)))
+    while len(history) < budget:
+        if mistake == "whole population":
+            parent = max(population, key=lambda m: m[1])
+        elif mistake == "random parent":
+            parent = rng.choice(population)
+        else:
+            parent = max(rng.choices(population, k=sample_size), key=lambda m: m[1])
+        cell = list(parent[0])
+        for _ in range(2 if mistake == "two edges" else 1):
+            edge = rng.randrange(6)
+            cell[edge] = (rng.randrange(3) if mistake == "no-op"
+                          else rng.choice([op for op in range(3) if op != cell[edge]]))
+        add(tuple(cell), parent[1] if mistake == "parent's accuracy" else None)
+        if mistake == "worst":
+            population.remove(min(population, key=lambda m: m[1]))
+        else:
+            population.pop(0)
+    return ps07._best_so_far(history, accuracy) if mistake == "best so far" else history
+
+
+def test_the_judges_replay_is_the_course_search():
+    # evolve() is what the variants and the cycle hints are made from: without a mistake it
+    # must be the package's regularised evolution, draw for draw
+    for table, size, sample, budget, seed in _cases():
+        accuracy = ps07.made_up_accuracy(table)
+        history, cycles = ps07.evolve(accuracy, size, sample, budget, seed)
+        assert history == ps07.reference_history(accuracy, size, sample, budget, seed)
+        assert len(cycles) == budget - size
+
+
+def test_evolution_draws_keep_their_promises():
+    for rng in draws(200):
+        cases = ps07.evolution_hidden(rng)
+        assert all(2 <= sample <= size and budget - size >= 25
+                   for _, size, sample, budget, _ in cases)
+        assert any(sample == 2 for _, _, sample, _, _ in cases)
+        assert any(sample == size for _, size, sample, _, _ in cases)
+
+
+def test_made_up_tables_never_tie():
+    for table, *_ in _cases(60):
+        values = ps07.made_up_accuracy(table)
+        assert len(values) == 729 and len(set(values)) == 729
+    assert ps07.made_up_accuracy(0) == tuple(BenchTable.synthetic(0).val["long"].tolist())
+
+
+def test_every_mistake_changes_every_history():
+    # so each known-wrong answer fails every draw of the hidden cases, not most of them
+    for table, size, sample, budget, seed in _cases(100):
+        accuracy = ps07.made_up_accuracy(table)
+        right = ps07.evolve(accuracy, size, sample, budget, seed)[0]
+        for mistake in ps07.MISTAKES:
+            assert ps07.evolve(accuracy, size, sample, budget, seed, mistake)[0] != right
+
+
+@pytest.mark.parametrize("mistake", ["worst", "random parent", "whole population", "two edges",
+                                     "no-op", "parent's accuracy", "best so far"])
+def test_properties_name_a_mistake_whatever_the_random_numbers(mistake):
+    named = []
+    for table, size, sample, budget, seed in _cases(20):
+        accuracy = ps07.made_up_accuracy(table)
+        history = _python_random(accuracy, size, sample, budget, seed, mistake)
+        named.append(ps07.property_hint(history, accuracy, size, sample))
+    rate = named.count(ps07.MISTAKE_HINTS[mistake]) / len(named)
+    # a parent chosen on the wrong numbers (at random, or on inherited accuracies) is the
+    # hardest to tell apart in short searches; the rest are named almost always
+    assert rate >= (0.7 if mistake in ("random parent", "parent's accuracy") else 0.9), named
+
+
+def test_properties_accuse_no_right_search():
+    for table, size, sample, budget, seed in _cases(60):
+        accuracy = ps07.made_up_accuracy(table)
+        history = _python_random(accuracy, size, sample, budget, seed)
+        assert ps07.property_hint(history, accuracy, size, sample) is None
+
+
+def test_evolution_checker_names_the_mistake_and_where(answers):
+    def python_random_worst(accuracy, population_size, sample_size, budget, seed):
+        return _python_random(accuracy, population_size, sample_size, budget, seed, "worst")
+
+    with pytest.raises(AssertionError, match=r"first differs .* history\[\d+\].*removes the "
+                                             "OLDEST member"):
+        ps07.check_regularized_evolution(python_random_worst)
+
+    def right_but_python_random(accuracy, population_size, sample_size, budget, seed):
+        return _python_random(accuracy, population_size, sample_size, budget, seed)
+
+    with pytest.raises(AssertionError, match=r"history\[0\].*np.random.default_rng\(seed\) "
+                                             "once"):
+        ps07.check_regularized_evolution(right_but_python_random)
+
+    def reversed_index(accuracy, population_size, sample_size, budget, seed):
+        turned = [accuracy[cell_index(cell[::-1])] for cell in ps07.CELLS]
+        history = answers["regularized_evolution"](turned, population_size, sample_size,
+                                                   budget, seed)
+        return [cell_index(ps07.CELLS[i][::-1]) for i in history]
+
+    with pytest.raises(AssertionError, match="the FIRST edge"):
+        ps07.check_regularized_evolution(reversed_index)
+
+
+@pytest.mark.parametrize(("returned", "message"), [
+    (lambda h, acc: [acc[i] for i in h], r"got floats \(accuracies\?\)"),
+    (lambda h, acc: [ps07.CELLS[i] for i in h], "got cells"),
+    (lambda h, acc: h[-10:], "that is the final population"),
+    (lambda h, acc: np.array(h), None),  # an array of indices is a history too
+])
+def test_evolution_checker_reads_what_came_back(answers, returned, message):
+    def search(accuracy, population_size, sample_size, budget, seed):
+        history = answers["regularized_evolution"](accuracy, population_size, sample_size,
+                                                   budget, seed)
+        return returned(history, accuracy)
+
+    if message is None:
+        ps07.check_regularized_evolution(search)
+    else:
+        with pytest.raises(AssertionError, match=message):
+            ps07.check_regularized_evolution(search)
+
+
+def test_evolution_checker_refuses_the_course_search():
+    with pytest.raises(AssertionError, match="must be your own code"):
+        ps07.check_regularized_evolution(regularized_evolution)
+
+
+def test_nas_bench_is_the_labs_table_as_plain_data():
+    bench = ps07.NAS_BENCH
+    table = BenchTable.from_lab()
+    assert bench["accuracy"] == [round(float(v), 4) for v in table.val["long"]]
+    assert all(type(v) is float for v in bench["accuracy"]) and "nas_bench" in bench["source"]
+    assert "NAS_BENCH" not in vars(ps07)  # read when asked for, not on import
+
+
+def test_nas_bench_without_the_labs_results(monkeypatch):
+    def missing(cls, results=None):
+        raise LabError("no results")
+
+    monkeypatch.setattr(BenchTable, "from_lab", classmethod(missing))
+    ps07._nas_bench.cache_clear()
+    try:
+        bench = ps07.NAS_BENCH
+        assert "made-up" in bench["source"] and len(bench["accuracy"]) == 729
+    finally:
+        ps07._nas_bench.cache_clear()

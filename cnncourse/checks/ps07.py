@@ -1,6 +1,7 @@
 """Checkers for problem set 7: modern networks (compound scaling and its measured cost, an
 MBConv block with squeeze-and-excitation, a ConvNeXt block, global response normalisation,
-one REINFORCE update of an architecture-search controller).
+one REINFORCE update of an architecture-search controller, regularised evolution over a
+tabular NAS benchmark).
 
 One ``check_<thing>(student_obj, hidden=False)`` per graded part. Answers are compared with
 the course's own (``cnncourse.models.efficientnet``, ``cnncourse.models.convnext``,
@@ -16,18 +17,25 @@ grader draws them from the course's secret).
 ``count_macs`` and ``efficientnet_skeleton`` are not checkers but tools the notebook uses
 (``TOOLS``, from ``cnncourse.probe.tools``, so the grading sandbox has them too): MACs
 counted by torch's ``FlopCounterMode`` on a model built on the meta device, so nothing is
-computed, and EfficientNet's multiplying layers to count them on.
+computed, and EfficientNet's multiplying layers to count them on. ``NAS_BENCH`` is plain
+data: the course's tabular benchmark (the lab's ``nas_bench``), one accuracy per cell, which
+the notebook's searches run over; it is read from the lab's results when first asked for
+and written into the sandbox's stub. The graded searches run on made-up tables instead,
+passed to the student's function with each case.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import numbers
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,11 +55,13 @@ from cnncourse.checks._core import (
     fail,
     generator,
     hidden_rng,
+    is_int,
     layers_of,
     parameter_count,
     randn,
     report_success,
     seed_from,
+    type_name,
     value_of,
 )
 from cnncourse.models.convnext import ConvNeXtBlock, global_response_norm
@@ -61,16 +71,23 @@ from cnncourse.models.efficientnet import (
     compound_flops_factor,
     compound_multipliers,
 )
+from cnncourse.nas.cell import EDGES, OPS, CellSpace, all_cells, cell_index
 from cnncourse.nas.controller import Controller
+from cnncourse.nas.evolution import regularized_evolution as reference_evolution
 from cnncourse.nas.reinforce import reinforce_gradient
 from cnncourse.nas.space import SearchSpace
+from cnncourse.nas.tabular import BenchTable
 from cnncourse.probe.client import Remote
 from cnncourse.probe.tools import count_macs, efficientnet_skeleton
 
 REFERENCES = ("cnncourse.models.efficientnet", "cnncourse.models.convnext",
               "cnncourse.nas.controller", "cnncourse.nas.reinforce")
+# Part 7's: the searches over a table (trapped only while that part's answer runs)
+EVOLUTION_REFERENCES = ("cnncourse.nas.evolution", "cnncourse.nas.tabular",
+                        "cnncourse.nas.search")
 
-TOOLS = ("count_macs", "efficientnet_skeleton")  # the setup cell imports them from here
+# the setup cell imports them from here; NAS_BENCH is plain data, read when first asked for
+TOOLS = ("count_macs", "efficientnet_skeleton", "NAS_BENCH")
 
 BASE_RESOLUTION = 224
 
@@ -737,7 +754,440 @@ def check_reinforce_update(student_fn: Any, hidden: bool = False) -> None:
     report_success(name, len(cases), hidden)
 
 
+# =========================================================================== 7. evolution
+# The student's search runs over a table passed as plain data (one accuracy per cell, in
+# ``all_cells()`` order) and draws its random numbers by the notebook's recipe, from
+# ``np.random.default_rng(seed)``: the judge replays the course's search with the same seed
+# and compares the histories. When they differ, the hint comes from, in this order: the
+# history a known mistake makes under the same recipe (``evolve``); the history itself,
+# whatever random numbers made it (``property_hint``: which search, right or with a known
+# mistake, makes it likeliest); and the first cycle where the two differ (``cycle_hint``).
+CELLS = all_cells()
+N_CELLS, N_EDGES, N_OPS = len(CELLS), len(EDGES), len(OPS)
+
+# (made-up table's seed, population size, sample size, budget, search seed)
+EVOLUTION_CASES: list[tuple[int, int, int, int, int]] = [(0, 10, 3, 60, 1), (1, 20, 5, 150, 7)]
+
+HISTORY_HINT = ("return the history: the index of every cell evaluated, in the order evaluated, "
+                "the bad ones included (budget entries), not the best cell so far.")
+REMOVE_OLDEST = ("each cycle removes the OLDEST member (the one added first, population[0]), "
+                 "not the worst: that is the 'regularised' of regularised evolution (aging). "
+                 "Removing the worst is plain tournament selection, where one lucky evaluation "
+                 "stays in the population forever.")
+BEST_OF_SAMPLE = ("the parent is the BEST of the sample: draw positions = "
+                  "rng.integers(len(population), size=sample_size) and take the member with the "
+                  "highest accuracy among those positions, not a member drawn at random.")
+NOT_WHOLE = ("the parent is the best of a random SAMPLE of sample_size members, drawn WITH "
+             "replacement (positions = rng.integers(len(population), size=sample_size)), not "
+             "the best of the whole population (which a sample drawn without replacement is, "
+             "when sample_size == population_size): always mutating the population's best "
+             "makes the search greedy.")
+ONE_EDGE = ("a mutation changes exactly ONE edge of the parent: draw one edge with "
+            "rng.integers(6) and give it one of the two other operations; your children are "
+            "further from their parents than that.")
+NO_OP = ("the mutation must change the chosen edge: its new operation is (old + 1 + "
+         "rng.integers(2)) % 3, one of the two OTHER operations; drawing from all three gives "
+         "the parent back unchanged a third of the time, and evaluating it again is wasted.")
+MUTATION_RECIPE = ("your child is a one-edge mutation of the right parent, but not the recipe's: "
+                   "draw the edge with rng.integers(6), then its new operation as (old + 1 + "
+                   "rng.integers(2)) % 3, one of the two OTHER operations (a mutation never "
+                   "gives the parent back unchanged).")
+OWN_ACCURACY = ("store each child with its OWN accuracy, accuracy[index of the child], looked up "
+                "when it is added: your population holds children with their parent's "
+                "accuracy, so later parents are chosen on numbers no network earned.")
+INITIAL = ("the first population_size evaluations are the random initial cells: make rng = "
+           "np.random.default_rng(seed) once, then draw each cell edge by edge, six calls "
+           "rng.integers(3), before any other draw.")
+RECIPE_NOTE = ("nothing in your history looks like one of the known mistakes, so compare your "
+               "random numbers with the recipe's: ")
+INDEX_ORDER = ("your cell indices read the operations in the wrong order: the FIRST edge (0->1) "
+               "is the most significant digit, index = o0 * 3**5 + o1 * 3**4 + ... + o5, so "
+               "(0, 0, 0, 0, 0, 1) is cell 1 and (1, 0, 0, 0, 0, 0) is cell 243.")
+
+
+def evolution_hidden(rng: random.Random) -> list[tuple[int, int, int, int, int]]:
+    """Three hidden searches, each on a fresh made-up table and at least 25 cycles long: a
+    population of 3 to 8 with a sample of 2, a sample as large as the population (drawn with
+    replacement, so still not the whole population), and any."""
+    def draw(population: int, sample: int, cycles: int) -> tuple[int, int, int, int, int]:
+        return seed_from(rng), population, sample, population + cycles, seed_from(rng)
+
+    small, same, other = rng.randint(3, 8), rng.randint(4, 12), rng.randint(5, 30)
+    return [draw(small, 2, rng.randint(25, 60)), draw(same, same, rng.randint(25, 60)),
+            draw(other, rng.randint(2, min(other, 10)), rng.randint(40, 150))]
+
+
+@functools.lru_cache(maxsize=16)
+def made_up_accuracy(seed: int) -> tuple[float, ...]:
+    """Made-up table ``seed`` of the cell space, ``BenchTable.synthetic(seed).val["long"]``:
+    one accuracy per cell, all different (so 'the best of the sample' is never a tie; a
+    table with a tie, which the tests have not met, gives way to the next seed's)."""
+    values = tuple(float(v) for v in BenchTable.synthetic(seed).val["long"])
+    return values if len(set(values)) == len(values) else made_up_accuracy(seed + 1)
+
+
+def reference_history(accuracy: Sequence[float], population_size: int, sample_size: int,
+                      budget: int, seed: int) -> list[int]:
+    """The course's regularised evolution (``cnncourse.nas.evolution``), as cell indices."""
+    result = reference_evolution(CellSpace(), lambda arch: accuracy[cell_index(arch)], budget,
+                                 population=population_size, sample=sample_size, seed=seed)
+    return [cell_index(arch) for arch in result.archs]
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """One cycle of a search: the positions drawn (0 = the oldest member) and the parent's."""
+
+    positions: tuple[int, ...]
+    parent: int
+
+
+MISTAKES = ("worst", "random parent", "whole population", "two edges", "no-op",
+            "parent's accuracy", "best so far", "index reversed")
+
+
+def evolve(accuracy: Sequence[float], population_size: int, sample_size: int, budget: int,
+           seed: int, mistake: str | None = None) -> tuple[list[int], list[Cycle]]:
+    """Regularised evolution by the notebook's recipe (the course's search, step for step:
+    the tests hold them equal), or with one of ``MISTAKES`` made the way a student's code
+    makes it: the history (cell indices) and each cycle's draws."""
+    rng = np.random.default_rng(seed)
+    population: list[tuple[tuple[int, ...], float]] = []  # (cell, stored accuracy), oldest first
+    history: list[int] = []
+    cycles: list[Cycle] = []
+
+    def add(cell: tuple[int, ...], stored: float | None = None) -> None:
+        index = cell_index(cell[::-1] if mistake == "index reversed" else cell)
+        population.append((cell, accuracy[index] if stored is None else stored))
+        history.append(index)
+
+    def score(position: int) -> float:
+        return population[position][1]
+
+    while len(history) < population_size:
+        add(tuple(int(rng.integers(N_OPS)) for _ in range(N_EDGES)))
+    while len(history) < budget:
+        if mistake == "whole population":
+            positions: tuple[int, ...] = ()
+            parent = max(range(len(population)), key=score)
+        elif mistake == "random parent":
+            parent = int(rng.integers(len(population)))
+            positions = (parent,)
+        else:
+            positions = tuple(int(p) for p in rng.integers(len(population), size=sample_size))
+            parent = max(positions, key=score)
+        cell = list(population[parent][0])
+        for _ in range(2 if mistake == "two edges" else 1):
+            edge = int(rng.integers(N_EDGES))
+            if mistake == "no-op":
+                cell[edge] = int(rng.integers(N_OPS))
+            else:
+                cell[edge] = (cell[edge] + 1 + int(rng.integers(N_OPS - 1))) % N_OPS
+        add(tuple(cell), score(parent) if mistake == "parent's accuracy" else None)
+        cycles.append(Cycle(positions, parent))
+        if mistake == "worst":
+            population.pop(min(range(len(population)), key=score))
+        else:
+            population.pop(0)
+    if mistake == "best so far":
+        history = _best_so_far(history, accuracy)
+    return history, cycles
+
+
+def _best_so_far(history: Sequence[int], accuracy: Sequence[float]) -> list[int]:
+    best: list[int] = []
+    for index in history:
+        best.append(index if not best or accuracy[index] > accuracy[best[-1]] else best[-1])
+    return best
+
+
+MISTAKE_HINTS = {"worst": REMOVE_OLDEST, "random parent": BEST_OF_SAMPLE,
+                 "whole population": NOT_WHOLE, "two edges": ONE_EDGE, "no-op": NO_OP,
+                 "parent's accuracy": OWN_ACCURACY, "best so far": HISTORY_HINT,
+                 "index reversed": INDEX_ORDER}
+
+
+def _distance(a: int, b: int) -> int:
+    """How many edges two cells (by index) differ in."""
+    return sum(x != y for x, y in zip(CELLS[a], CELLS[b], strict=True))
+
+
+def _worst_removed(history: Sequence[int], accuracy: Sequence[float],
+                   population_size: int) -> list[list[int]]:
+    """Per cycle, the population (positions in ``history``, oldest first) that removing the
+    WORST member instead of the oldest would have held before that cycle's child."""
+    alive = list(range(population_size))
+    populations = []
+    for t in range(population_size, len(history)):
+        populations.append(list(alive))
+        alive.append(t)
+        alive.remove(min(alive, key=lambda s: accuracy[history[s]]))
+    return populations
+
+
+def _best_of_sample_odds(values: Sequence[float], sample_size: int) -> list[float]:
+    """The probability that each member is the best of ``sample_size`` members drawn with
+    replacement (members of equal accuracy share their chance)."""
+    ranked, n = sorted(values), len(values)
+    odds = []
+    for v in values:
+        below, upto = bisect.bisect_left(ranked, v), bisect.bisect_right(ranked, v)
+        odds.append(((upto / n) ** sample_size - (below / n) ** sample_size) / (upto - below))
+    return odds
+
+
+def _one_edge(parent: int, child: int) -> float:
+    """P(child | parent) for the recipe's mutation: one of the 12 neighbours, uniformly."""
+    return 1 / (N_EDGES * (N_OPS - 1)) if _distance(parent, child) == 1 else 0.0
+
+
+def _any_op(parent: int, child: int) -> float:
+    """... when the new operation is drawn from all three (it may be the old one)."""
+    d = _distance(parent, child)
+    return 1 / N_OPS if d == 0 else 1 / (N_EDGES * N_OPS) if d == 1 else 0.0
+
+
+def _two_edges(parent: int, child: int) -> float:
+    """... when two one-edge mutations follow each other (the same edge may come twice)."""
+    neighbours = N_EDGES * (N_OPS - 1)
+    paths = {0: neighbours, 1: N_OPS - 2, 2: 2}.get(_distance(parent, child), 0)
+    return paths / neighbours**2
+
+
+# how a search picks its parent: (the cycle, the members' positions in the history) -> each
+# member's chance
+Selection = Callable[[int, list[int]], list[float]]
+
+
+def _log_likelihoods(history: Sequence[int], accuracy: Sequence[float], size: int,
+                     sample: int) -> dict[str | None, float]:
+    """The log-probability of the history's children (the initial cells are the same in
+    every model) under regularised evolution (``None``) and under each mistake that keeps
+    the population's size: what makes the history likeliest is the diagnosis."""
+    true = [accuracy[i] for i in history]
+    worst = _worst_removed(history, accuracy, size)
+
+    def best_of_sample(values: Sequence[float]) -> Callable[[int, list[int]], list[float]]:
+        return lambda t, members: _best_of_sample_odds([values[s] for s in members], sample)
+
+    def best_member(t: int, members: list[int]) -> list[float]:
+        top = max(true[s] for s in members)
+        ties = sum(true[s] == top for s in members)
+        return [1 / ties if true[s] == top else 0.0 for s in members]
+
+    def uniform(t: int, members: list[int]) -> list[float]:
+        return [1 / len(members)] * len(members)
+
+    models: dict[str | None, tuple[Selection, Callable[[int, int], float], bool]] = {
+        None: (best_of_sample(true), _one_edge, False),
+        "worst": (best_of_sample(true), _one_edge, True),
+        "random parent": (uniform, _one_edge, False),
+        "whole population": (best_member, _one_edge, False),
+        "two edges": (best_of_sample(true), _two_edges, False),
+        "no-op": (best_of_sample(true), _any_op, False),
+    }
+    result: dict[str | None, float] = {}
+    for model, (select, mutate, keeps_best) in models.items():
+        total = 0.0
+        for c, t in enumerate(range(size, len(history))):
+            members = worst[c] if keeps_best else list(range(t - size, t))
+            odds = select(t, members)
+            p = sum(o * mutate(history[s], history[t]) for o, s in zip(odds, members,
+                                                                       strict=True))
+            total += math.log(p) if p > 0 else -math.inf
+            if total == -math.inf:
+                break
+        result[model] = total
+    # children stored with their parent's accuracy: each child inherits the stored value of
+    # its likeliest parent (the lineage is not in the history)
+    stored, total = list(true[:size]), 0.0
+    for t in range(size, len(history)):
+        members = list(range(t - size, t))
+        odds = _best_of_sample_odds([stored[s] for s in members], sample)
+        weights = [o * _one_edge(history[s], history[t]) for o, s in zip(odds, members,
+                                                                         strict=True)]
+        if sum(weights) == 0:
+            total = -math.inf
+            break
+        total += math.log(sum(weights))
+        stored.append(stored[members[max(range(size), key=lambda k: weights[k])]])
+    result["parent's accuracy"] = total
+    return result
+
+
+def property_hint(history: Sequence[int], accuracy: Sequence[float], population_size: int,
+                  sample_size: int) -> str | None:
+    """A mistake read from the history alone, whatever random numbers the search drew.
+
+    A history that is the best so far (accuracies that never fall, cells repeated) is one.
+    Otherwise the history's children are weighed under regularised evolution and under each
+    known mistake; a mistake is named when it makes the history at least e**8 times likelier
+    (a search of the right kind, its random numbers drawn another way, gets such odds against
+    it from one mistake less than once in 2,900 times, from any of the six less than once in
+    480). When no model allows
+    the history, the impossibilities speak: a child more than one edge from every cell before
+    it, or one whose parent had already left the population of the last cells.
+    """
+    values = [accuracy[i] for i in history]
+    if len(set(history)) < len(history) and all(
+            b >= a for a, b in zip(values, values[1:], strict=False)):
+        return HISTORY_HINT
+    scores = _log_likelihoods(history, accuracy, population_size, sample_size)
+    likeliest = max(scores, key=lambda m: scores[m])
+    if scores[likeliest] > -math.inf:
+        if likeliest is not None and scores[likeliest] - scores[None] > 8:
+            return MISTAKE_HINTS[likeliest]
+        return None
+    if any(all(_distance(history[t], history[s]) > 1 for s in range(t))
+           for t in range(population_size, len(history))):
+        return ONE_EDGE
+    return REMOVE_OLDEST
+
+
+def cycle_hint(history: Sequence[int], expected: Sequence[int], cycles: Sequence[Cycle],
+               accuracy: Sequence[float], population_size: int, t: int) -> str:
+    """What went wrong at ``history[t]``, the first entry that differs from the expected
+    history, when nothing else said: the same cells came before, so the population and the
+    recipe's draws at that cycle are known, and the hint shows them."""
+    if t < population_size:
+        if cell_index(CELLS[history[t]][::-1]) == expected[t]:
+            return INDEX_ORDER
+        return RECIPE_NOTE + INITIAL
+    size = population_size
+    cycle = cycles[t - size]
+    got, parent = history[t], expected[t - size + cycle.parent]
+    if got == parent:
+        return NO_OP
+    if _distance(got, parent) == 1:
+        return RECIPE_NOTE + MUTATION_RECIPE
+    members = expected[t - size:t]
+    near = [p for p, m in enumerate(members) if _distance(got, m) == 1]
+    if not near:  # its parent is no member of the last `size` cells
+        if got in members:
+            return NO_OP
+        if any(_distance(got, expected[s]) == 1 for s in range(t - size)):
+            return REMOVE_OLDEST
+        return ONE_EDGE
+    edge = next(e for e in range(N_EDGES) if CELLS[parent][e] != CELLS[expected[t]][e])
+    i, j = EDGES[edge]
+    return (f"{RECIPE_NOTE}at this cycle the population, oldest first, is the last {size} "
+            f"cells evaluated (history[{t - size}:{t}]); the recipe draws positions "
+            f"{list(cycle.positions)}, whose best is position {cycle.parent}, cell {parent} "
+            f"(accuracy {accuracy[parent]:.4f}), and changes its edge {i}->{j} from "
+            f"{OPS[CELLS[parent][edge]]} to {OPS[CELLS[expected[t]][edge]]}. Your cell is one "
+            f"edge from position(s) {near} instead. {BEST_OF_SAMPLE}")
+
+
+def _evolution_hint(history: list[int], expected: list[int], cycles: list[Cycle],
+                    case: tuple[Sequence[float], int, int, int, int], t: int) -> str:
+    accuracy, size, sample, budget, seed = case
+    for mistake in MISTAKES:
+        if evolve(accuracy, size, sample, budget, seed, mistake)[0] == history:
+            return MISTAKE_HINTS[mistake]
+    return (property_hint(history, accuracy, size, sample)
+            or cycle_hint(history, expected, cycles, accuracy, size, t))
+
+
+def _as_history(got: Any, call: Call | str, budget: int, size: int) -> list[int]:
+    """The answer as a list of cell indices, or a failure saying what to return."""
+    if isinstance(got, torch.Tensor | np.ndarray) and got.ndim == 1:
+        got = got.tolist()
+    what = f"the history, a list of {budget} cell indices"
+    if not isinstance(got, list | tuple):
+        fail(call, f"expected {what}, got {type_name(got)} {got!r:.80}.", HISTORY_HINT)
+    if got and all(isinstance(v, list | tuple) and len(v) == N_EDGES for v in got):
+        fail(call, f"expected {what}, got cells (tuples of {N_EDGES} operations).",
+             "return each cell's index, o0 * 3**5 + o1 * 3**4 + ... + o5: the position of "
+             "its accuracy in the table.")
+    if any(isinstance(v, float) for v in got):
+        looks = all(isinstance(v, float) and 0 <= v <= 1 for v in got)
+        fail(call, f"expected {what}, got floats{' (accuracies?)' if looks else ''}: "
+                   f"{list(got)[:4]!r:.80}.",
+             "return the cells' indices (integers); the accuracies are looked up from them.")
+    if len(got) != budget:
+        hint = {budget - size: f"the history starts with the {size} random cells of the "
+                               "initial population: they are evaluated too.",
+                size: "that is the final population; return every cell evaluated, in order.",
+                budget + size: "the budget counts every evaluation, the initial population's "
+                               "included: budget - population_size cycles."}.get(
+            len(got), "one entry per evaluation: the population_size random cells, then one "
+                      "child a cycle until budget cells have been evaluated.")
+        fail(call, f"expected {what}, got {len(got)} entries.", hint)
+    if not all(is_int(v) for v in got):
+        odd = next(v for v in got if not is_int(v))
+        fail(call, f"expected {what}, got an entry {odd!r:.40} ({type_name(odd)}).",
+             "return integers, the cells' indices.")
+    if not all(0 <= v < N_CELLS for v in got):
+        odd = next(v for v in got if not 0 <= v < N_CELLS)
+        fail(call, f"expected {what}, got {odd}: cell indices run from 0 to {N_CELLS - 1}.",
+             "a cell's index is o0 * 3**5 + o1 * 3**4 + ... + o5, each operation 0, 1 or 2.")
+    return [int(v) for v in got]
+
+
+def _evolution_case(guard: Guard, case: tuple[int, int, int, int, int]) -> None:
+    name = "regularized_evolution"
+    table, size, sample, budget, seed = case
+    accuracy = made_up_accuracy(table)
+    table_name = (f"made-up table {table}" if case in EVOLUTION_CASES
+                  else "a hidden made-up table")
+    call = _ShownCall(name, [(None, list(accuracy)), (None, size), (None, sample),
+                             (None, budget), (None, seed)],
+                      f"{name}(accuracy=<{table_name}>, population_size={size}, "
+                      f"sample_size={sample}, budget={budget}, seed={seed})")
+    history = _as_history(guard.call(call), call, budget, size)
+    expected = reference_history(accuracy, size, sample, budget, seed)
+    if history == expected:
+        return
+    _, cycles = evolve(accuracy, size, sample, budget, seed)
+    t = next(i for i, (a, b) in enumerate(zip(history, expected, strict=True)) if a != b)
+    where = (f"one of the {size} random cells" if t < size
+             else f"the child of cycle {t - size + 1}")
+    fail(call, f"the history first differs from the expected one at history[{t}] ({where}): "
+               f"expected cell {expected[t]} {CELLS[expected[t]]}, got cell {history[t]} "
+               f"{CELLS[history[t]]}.",
+         lambda: _evolution_hint(history, expected, cycles,
+                                 (accuracy, size, sample, budget, seed), t))
+
+
+@checker
+def check_regularized_evolution(student_fn: Any, hidden: bool = False) -> None:
+    """``regularized_evolution(accuracy, population_size, sample_size, budget, seed) -> the
+    indices of the cells evaluated, in order``, against the course's search on made-up
+    tables, drawing its random numbers by the notebook's recipe."""
+    name = "regularized_evolution"
+    guard = Guard(answer_of(student_fn, name, EVOLUTION_REFERENCES), name,
+                  references=EVOLUTION_REFERENCES)
+    cases = EVOLUTION_CASES + (evolution_hidden(hidden_rng()) if hidden else [])
+    for case in cases:
+        _evolution_case(guard, case)
+    report_success(name, len(cases), hidden)
+
+
+# =========================================================================== tools
+@functools.cache
+def _nas_bench() -> dict[str, Any]:
+    """The course's tabular benchmark as plain data, for the notebook's plot: every cell's
+    validation accuracy after the long budget (the lab's ``nas_bench``), rounded to the
+    2,000 validation digits' 0.05 %; a made-up table where the lab's results are not
+    installed (a wheel without the repository)."""
+    from cnncourse.lab import LabError
+
+    try:
+        table, source = BenchTable.from_lab(), "the course's table (lab experiment nas_bench)"
+    except LabError:
+        table, source = BenchTable.synthetic(0), "a made-up table (no lab results here)"
+    return {"source": source, "accuracy": [round(float(v), 4) for v in table.val["long"]]}
+
+
+def __getattr__(name: str) -> Any:
+    """``NAS_BENCH`` is read from the lab's results only when asked for (the setup cell's
+    import, the grading sandbox's stub), not by every import of this module."""
+    if name == "NAS_BENCH":
+        return _nas_bench()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__: Sequence[str] = [
     "check_compound_scaling", "check_convnext_block", "check_grn", "check_macs_ratio",
-    "check_mbconv", "check_reinforce_update", "count_macs",
+    "check_mbconv", "check_regularized_evolution", "check_reinforce_update", "count_macs",
 ]
