@@ -13,6 +13,9 @@
   (``--die-with-parent``), so no process the submission starts outlives it;
 - memory, file-size and process-count limits, set by the runner before any student code.
 
+:func:`zygote_command` starts the same sandbox without a submission, for the zygote
+(``zygote.py``) that forks each submission's runner into namespaces of its own.
+
 Without bubblewrap ``cnncourse grade`` refuses (:func:`availability`), unless asked to grade
 without a sandbox, which :func:`runner_command` then does with the same limits but none of
 the isolation, and every report says so.
@@ -36,6 +39,7 @@ INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblew
 NOBODY = 65534
 WORKDIR = "/sandbox/work"
 SUBMISSION = "/sandbox/submission"
+HOST_PROC = "/sandbox/.proc"  # the zygote's only: hidden from every submission
 
 
 @dataclass(frozen=True)
@@ -151,21 +155,66 @@ def runner_command(view: Path, submission: Path, limits: Limits, scratch: Path,
         env["PYTHONPATH"] = str(view)
         (scratch / ".tmp").mkdir(parents=True, exist_ok=True)
         return runner, env
+    args = _bwrap(view) + [
+        "--size", str(limits.disk_mb << 20), "--tmpfs", WORKDIR,
+        "--dir", f"{WORKDIR}/.tmp", "--ro-bind", str(submission), SUBMISSION,
+        # the root is bwrap's own tmpfs, and the folders it made there for the binds
+        # (/tmp when the course lives under /tmp) belong to the sandbox's user: read-only,
+        # so the working folder is the one place it can write, within disk_mb
+        "--remount-ro", "/", "--chdir", WORKDIR]
+    return args + ["--", *runner], environment(limits, WORKDIR, SUBMISSION)
+
+
+def _bwrap(view: Path) -> list[str]:
+    """bwrap and the view every sandbox shares: namespaces, user, system, package."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}")
-    args = [bwrap, "--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid",
+    return [bwrap, "--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid",
             str(NOBODY), "--die-with-parent", "--new-session", "--hostname", "grader",
             "--cap-drop", "ALL", *_system_binds(), *_python_binds(),
             "--ro-bind", str(view / "cnncourse"), str(PACKAGE),
-            "--proc", "/proc", "--dev", "/dev",
-            "--size", str(limits.disk_mb << 20), "--tmpfs", WORKDIR,
-            "--dir", f"{WORKDIR}/.tmp", "--ro-bind", str(submission), SUBMISSION,
-            # the root is bwrap's own tmpfs, and the folders it made there for the binds
-            # (/tmp when the course lives under /tmp) belong to the sandbox's user: read-only,
-            # so the working folder is the one place it can write, within disk_mb
-            "--remount-ro", "/", "--chdir", WORKDIR]
-    return args + ["--", *runner], environment(limits, WORKDIR, SUBMISSION)
+            "--proc", "/proc", "--dev", "/dev"]
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_covers_proc() -> bool:
+    """Whether bwrap covers parts of its /proc (it covers those its user could write to: as
+    root, or when the grader's user is root outside a user namespace). The kernel lets a
+    submission's namespace mount a /proc of its own only where a whole one is visible.
+    bwrap is asked once: what does it mount under /proc."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False
+    mounts = subprocess.run([bwrap, "--unshare-all", "--unshare-user", "--uid", str(NOBODY),
+                             "--gid", str(NOBODY), *_system_binds(), "--proc", "/proc",
+                             "--dev", "/dev", "cat", "/proc/self/mountinfo"],
+                            capture_output=True, text=True, timeout=30, check=False)
+    if mounts.returncode != 0:
+        return True  # cannot tell: the read-only view for the check costs nothing
+    return any(line.split()[4].startswith("/proc/") for line in mounts.stdout.splitlines()
+               if len(line.split()) > 4)
+
+
+def zygote_command(view: Path, control: int, limits: Limits
+                   ) -> tuple[list[str], dict[str, str], list[str]]:
+    """The zygote's sandbox: the runner's, with no submission and an empty working folder
+    (each submission mounts its own over both); its command, its environment, and the
+    paths each submission must hide. ``control`` is the descriptor of its control socket.
+    Where bwrap covers parts of /proc, the host's /proc is there read-only, for the kernel's
+    check only: each submission mounts an empty folder over it before anything else."""
+    args = _bwrap(view) + ["--size", str(1 << 20), "--tmpfs", WORKDIR,
+                           "--dir", f"{WORKDIR}/.tmp", "--dir", SUBMISSION]
+    hidden = []
+    if _bwrap_covers_proc():
+        args += ["--dir", HOST_PROC, "--ro-bind", "/proc", HOST_PROC]
+        hidden.append(HOST_PROC)
+    args += ["--remount-ro", "/", "--chdir", WORKDIR,
+             "--", sys.executable, "-m", "cnncourse.probe.zygote", str(control)]
+    env = environment(limits, WORKDIR, SUBMISSION)
+    # torch and OpenMP read their threads when imported, in the zygote: as a runner would
+    env.update(MKL_NUM_THREADS=str(limits.threads), OPENBLAS_NUM_THREADS=str(limits.threads))
+    return args, env, hidden
 
 
 def process_allowance(limits: Limits) -> int:

@@ -7,6 +7,10 @@ Every report is read with a deadline; a runner that goes quiet longer than a cel
 allows is killed with everything it started, and the parts it did not reach score 0.
 Limits count CPU seconds (``runner.WALL_FACTOR``): the deadlines here are wall-clock ones,
 that many times longer.
+
+Given a zygote (``zygote.py``), the runner is forked from it (:class:`ZygoteSession`)
+instead of started; when that fails before the runner is ready, a runner of its own is
+started as without one, and the log says so.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import math
 import os
 import select
 import signal
+import socket
+import struct
 import subprocess
 import time
 from collections.abc import Callable
@@ -25,9 +31,11 @@ from typing import Any
 
 from cnncourse.grading.plan import Step
 from cnncourse.grading.sandbox import Limits, process_allowance
+from cnncourse.grading.zygote import Zygote, ZygoteFailed, setup_message
 from cnncourse.probe.client import Channel, ProbeUnavailable
 from cnncourse.probe.runner import WALL_FACTOR
 from cnncourse.probe.wire import FrameReader, Message, WireError, write_frame
+from cnncourse.probe.zygote import HELLO
 
 STARTUP_S = 120.0  # the runner imports torch and IPython (slow on a loaded machine)
 GRACE_S = 10.0  # on top of a cell's own limit, before the runner counts as stuck
@@ -108,7 +116,7 @@ class Session:
 
     def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
         self.log_path = log
-        self._log = open(log, "wb")  # noqa: SIM115 - closed in close()
+        self._log = open(log, "ab")  # noqa: SIM115 - closed in close()
         self.process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=self._log,
                                         start_new_session=True)
@@ -157,25 +165,142 @@ class Session:
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-5000:]
 
 
+class ZygoteSession(Session):
+    """A runner forked by the zygote: the same conversation over a socket of its own. Its
+    PID 1 (the kernel names it, ``SCM_CREDENTIALS``) is held by a pidfd: killing it ends
+    every process of the submission's PID namespace. A lifeline pipe ends them too if this
+    process dies first."""
+
+    _CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
+
+    def __init__(self, zygote: Zygote, view: Path, submission: Path, limits: Limits,
+                 log: Path, deadline: float) -> None:
+        self.log_path = log
+        self._log = open(log, "ab")  # noqa: SIM115 - closed in close()
+        self.pidfd: int | None = None
+        self.lifeline: int | None = None
+        self.pid = 0
+        self.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            # before PID 1 can say hello: the kernel then adds its pid to the message
+            self.channel.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+            life_r, self.lifeline = os.pipe()
+            try:
+                zygote.request(theirs.fileno(), life_r, self._log.fileno())
+            finally:
+                theirs.close()
+                os.close(life_r)
+            self.pid = self._hello(deadline)
+            self.pidfd = os.pidfd_open(self.pid)
+            self.channel.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
+            self.write_fd = self.channel.fileno()
+            self._reader = _DeadlineReader(self.write_fd)
+            self.frames = FrameReader(self._reader)
+            write_frame(self.write_fd, setup_message(view, submission, limits, zygote.hidden))
+        except (OSError, ZygoteFailed) as error:
+            self.close()
+            raise ZygoteFailed(str(error)) from None
+
+    def _hello(self, deadline: float) -> int:
+        """PID 1's first bytes, and its pid as this process sees it."""
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([self.channel], [], [], left)[0]:
+            raise ZygoteFailed("the zygote did not answer in time")
+        data, ancillary, _, _ = self.channel.recvmsg(
+            len(HELLO), socket.CMSG_SPACE(self._CREDENTIALS.size))
+        if data != HELLO:
+            raise ZygoteFailed("the zygote gave no runner (its log is above)")
+        for level, kind, payload in ancillary:
+            if (level, kind) == (socket.SOL_SOCKET, socket.SCM_CREDENTIALS):
+                pid = self._CREDENTIALS.unpack(payload[:self._CREDENTIALS.size])[0]
+                if pid > 0:
+                    return pid
+        raise ZygoteFailed("the runner's PID 1 cannot be seen from here")
+
+    def close(self, finished: bool = False) -> str:
+        """Kill PID 1, and with it everything of the submission (a runner that finished
+        gets a moment to end by itself); what the log holds."""
+        if self.pidfd is not None and finished:
+            select.select([self.pidfd], [], [], 5)
+        if self.lifeline is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.lifeline)
+            self.lifeline = None
+        if self.pidfd is not None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            select.select([self.pidfd], [], [], 30)  # readable once it and its namespace end
+            os.close(self.pidfd)
+            self.pidfd = None
+        with contextlib.suppress(OSError):
+            self.channel.close()
+        self._log.close()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-5000:]
+
+
+@dataclass
+class ZygoteRun:
+    """Fork the runner from ``zygote`` (None: there is none, ``why_not``) for the
+    submission's folder ``submission`` and the view holding its ``cnncourse``."""
+
+    zygote: Zygote | None
+    view: Path
+    submission: Path
+    why_not: str = ""
+
+
+def _note(log: Path, line: str) -> None:
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+
+
+def _forked(fork: ZygoteRun | None, plan: dict, limits: Limits, log: Path) -> Session | None:
+    """A runner forked by the zygote, sent ``plan`` and ready; else None (said in the log,
+    unless the zygote was turned off)."""
+    if fork is None:
+        return None
+    if fork.zygote is None:
+        if "CNNCOURSE_ZYGOTE=0" not in fork.why_not:
+            _note(log, f"zygote: none ({fork.why_not}): a sandbox of its own")
+        return None
+    session = None
+    try:
+        session = ZygoteSession(fork.zygote, fork.view, fork.submission, limits, log,
+                                time.monotonic() + STARTUP_S)
+        session.send(plan)
+        session.event(time.monotonic() + STARTUP_S, "ready")
+        return session
+    except (ZygoteFailed, Stuck, OSError) as failure:
+        if session is not None:
+            session.close()
+        _note(log, f"zygote: {failure}: this run starts a sandbox of its own instead")
+        return None
+
+
 JudgeGroup = Callable[[Channel, Step], dict[str, TestOutcome | None]]
 
 
 def run_notebook(steps: list[Step], command: list[str], env: dict[str, str], limits: Limits,
-                 judge_group: JudgeGroup, log: Path) -> RunRecord:
-    """Run ``steps`` in the runner started by ``command``; never raises for what the
-    notebook does."""
+                 judge_group: JudgeGroup, log: Path, fork: ZygoteRun | None = None
+                 ) -> RunRecord:
+    """Run ``steps`` in a runner forked by the zygote (``fork``), else in the runner
+    started by ``command``; never raises for what the notebook does."""
     record = RunRecord()
     started = time.monotonic()
-    session = Session(command, env, log)
+    plan = {"limits": {"cell_timeout": limits.cell_timeout, "memory_mb": limits.memory_mb,
+                       "file_mb": limits.file_mb, "threads": limits.threads,
+                       "processes": process_allowance(limits)},
+            "steps": [{"kind": s.kind, "source": s.source, "budget": _budget(s, limits)}
+                      for s in steps]}
+    session = _forked(fork, plan, limits, log)
+    ready = session is not None
+    if session is None:
+        session = Session(command, env, log)
     position = None
     try:
-        plan = {"limits": {"cell_timeout": limits.cell_timeout, "memory_mb": limits.memory_mb,
-                           "file_mb": limits.file_mb, "threads": limits.threads,
-                           "processes": process_allowance(limits)},
-                "steps": [{"kind": s.kind, "source": s.source, "budget": _budget(s, limits)}
-                          for s in steps]}
-        session.send(plan)
-        session.event(time.monotonic() + STARTUP_S, "ready")
+        if not ready:
+            session.send(plan)
+            session.event(time.monotonic() + STARTUP_S, "ready")
         for index, step in enumerate(steps):
             position = step.position
             if step.kind == "tests":

@@ -4,6 +4,9 @@ Every submission is graded in its own process (see ``autograde.py``); forking th
 a server that has already imported nbgrader, torch and the checkers (the judge runs in the
 worker) saves seconds of CPU per submission. torch starts no threads on import, so forking
 after it is safe.
+
+It also starts the sandbox's zygote (``zygote.py``): every worker forked from here inherits
+its control socket, and forks each submission's runner from it instead of starting one.
 """
 
 import sys
@@ -24,3 +27,6 @@ import torch  # noqa: E402, F401
 import cnncourse.checks._core  # noqa: E402, F401
 import cnncourse.grading.judge  # noqa: E402, F401
 import cnncourse.grading.worker  # noqa: E402, F401
+from cnncourse.grading import zygote  # noqa: E402
+
+zygote.start_shared()

@@ -6,7 +6,8 @@ of its own, for each notebook:
 
 1. reads the source for the rules (``policy.py``): a part whose graded function uses a
    forbidden function loses its points, side doors are flagged for review;
-2. runs the submission in the OS sandbox (``sandbox.py``, ``session.py``): its cells, then,
+2. runs the submission in the OS sandbox (``sandbox.py``, ``session.py``; its runner forked
+   from the fork server's zygote, ``zygote.py``, when there is one): its cells, then,
    part by part, the judge's questions to the probe (``judge.py``); the judge's verdicts
    are the grade;
 3. runs nbgrader's ``autograde`` with the sandbox's outputs replayed instead of a kernel
@@ -31,14 +32,14 @@ from nbformat.validator import normalize
 from traitlets.config import Config
 
 from cnncourse.checks._core import own_code_message
-from cnncourse.grading import policy
+from cnncourse.grading import policy, zygote
 from cnncourse.grading.cells import grade_id, part_of, test_cells
 from cnncourse.grading.course import Course
 from cnncourse.grading.judge import checker_names, group_judge
 from cnncourse.grading.nbgrader_app import NbgraderRun, run_nbgrader
 from cnncourse.grading.plan import Step, plan_steps
 from cnncourse.grading.sandbox import Limits, runner_command
-from cnncourse.grading.session import RunRecord, TestOutcome, run_notebook
+from cnncourse.grading.session import RunRecord, TestOutcome, ZygoteRun, run_notebook
 from cnncourse.grading.view import build_view
 
 RESULT_FILE = "result.json"
@@ -153,8 +154,10 @@ def grade_notebook(course: Course, assignment: str, source_path: Path, submitted
     view = build_view(scratch / "view", setup).parent
     command, env = runner_command(view, submitted_path.parent, limits, scratch / "work",
                                   sandboxed=sandboxed)
+    found, why_not = zygote.shared()
+    fork = ZygoteRun(found, view, submitted_path.parent, why_not) if sandboxed else None
     run = run_notebook(steps, command, env, limits, group_judge(checkers, secret),
-                       scratch / "runner.log")
+                       scratch / "runner.log", fork)
     _name_the_reference(run, _course_imports(steps, run, submitted))
     notes = run.notes + _memory_note(run, limits) + _disk_note(run, limits)
     flags = list(findings.flags)

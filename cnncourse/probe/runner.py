@@ -2,7 +2,8 @@
 
 ``python -m cnncourse.probe.runner`` is started inside the sandbox (``cnncourse.grading.
 sandbox``) with the judge at the other end of its stdin and stdout, which carry frames
-(``wire.py``) and nothing else. It
+(``wire.py``) and nothing else; or forked, already warm, by the sandbox's zygote
+(``zygote.py``), which hands :func:`serve` a channel of the submission's own. It
 
 1. reads the *plan*: the cells to run in order (the setup cells from the assignment's
    source, the student's cells as submitted) with, between them, the *test groups*: where
@@ -295,7 +296,12 @@ def prepare_workdir(source: str, target: str) -> None:
 def main() -> None:
     # the channel moves off 0 and 1, which now lead nowhere: a print below Python (a C
     # library, a subprocess) cannot corrupt it
-    read_fd, write_fd = os.dup(0), os.dup(1)
+    serve(os.dup(0), os.dup(1))
+
+
+def serve(read_fd: int, write_fd: int) -> None:
+    """The runner on this channel, until the plan is done; then the process ends. (A runner
+    of its own starts here from ``main``; one forked by the zygote, ``zygote.py``, too.)"""
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
