@@ -423,3 +423,20 @@ def test_cnncourse_grade_forks_its_runners_from_the_fork_servers_zygote(tmp_path
         assert "zygote:" not in log
     rows = read_csv(root / "reports" / "toy" / "grades.csv")
     assert [(r["score"], r["max_score"]) for r in rows] == [("5", "5")] * 2
+
+
+def test_what_a_killed_graders_zygote_left_is_swept_by_the_next(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from cnncourse.grading import zygote as zygote_module
+
+    monkeypatch.setattr(zygote_module.tempfile, "gettempdir", lambda: str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    for owner in (gone, str(os.getpid())):
+        (tmp_path / f"cnncourse-zygote-{owner}-x" / "view").mkdir(parents=True)
+    (tmp_path / "cnncourse-zygote-other").mkdir()
+    zygote_module._sweep()
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "cnncourse-zygote-other", f"cnncourse-zygote-{os.getpid()}-x"}

@@ -45,7 +45,8 @@ class Zygote:
     def __init__(self, limits: Limits | None = None) -> None:
         limits = limits or Limits()
         self.owner = os.getpid()
-        self.root = Path(tempfile.mkdtemp(prefix="cnncourse-zygote-"))
+        _sweep()
+        self.root = Path(tempfile.mkdtemp(prefix=f"cnncourse-zygote-{self.owner}-"))
         view = build_view(self.root / "view", []).parent
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         command, env, self.hidden = sandbox.zygote_command(view, theirs.fileno(), limits)
@@ -79,6 +80,21 @@ class Zygote:
         with contextlib.suppress(Exception):
             self.process.wait(timeout=10)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _sweep() -> None:
+    """Remove what zygotes of processes killed outright (SIGKILL: no exit handler ran) left
+    in the temporary folder: their views."""
+    for folder in Path(tempfile.gettempdir()).glob("cnncourse-zygote-*-*"):
+        try:
+            owner = int(folder.name.split("-")[2])
+            if folder.stat().st_uid != os.geteuid():
+                continue
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, OSError):
+            continue
 
 
 _SHARED: Zygote | None = None
