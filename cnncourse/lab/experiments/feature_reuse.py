@@ -120,10 +120,11 @@ def _spread(results) -> Verdict:
 
 
 def held_out_without_first_layer(model: DenseNet, x: torch.Tensor, y: torch.Tensor,
-                                 block_index: int) -> float:
+                                 block_index: int, spare_next: bool = True) -> float:
     """Held-out accuracy when the first layer's maps of block ``block_index`` are set to
-    zero for every reader but the next layer: layers 3 onwards of the block and whatever
-    reads the block's output (the transition, or the classifier's norm)."""
+    zero for its readers: layers 3 onwards of the block (layer 2 too unless
+    ``spare_next``) and whatever reads the block's output (the transition, or the
+    classifier's norm)."""
     parts = list(model.features)
     blocks = [i for i, m in enumerate(parts) if isinstance(m, DenseBlock)]
     block = parts[blocks[block_index]]
@@ -141,7 +142,8 @@ def held_out_without_first_layer(model: DenseNet, x: torch.Tensor, y: torch.Tens
         joined[:, k0:k0 + k] = 0
         return (joined,)
 
-    hooks = [layer.register_forward_pre_hook(cut_from_list) for layer in block.layers[2:]]
+    readers = block.layers[2:] if spare_next else block.layers[1:]
+    hooks = [layer.register_forward_pre_hook(cut_from_list) for layer in readers]
     hooks.append(reader.register_forward_pre_hook(cut_from_tensor))
     try:
         with torch.no_grad():
