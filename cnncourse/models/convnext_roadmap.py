@@ -153,17 +153,26 @@ class RoadmapNet(nn.Module):
     """The network of one ``Design``: ResNet-50 at the start of the road, ConvNeXt-T at its end
     (same parameter count as ``convnext_tiny``)."""
 
-    def __init__(self, d: Design, num_classes: int = 1000) -> None:
+    def __init__(self, d: Design, num_classes: int = 1000, stem_channels: int = 64,
+                 patch: int = 4) -> None:
+        """``stem_channels``: the stem's width until the blocks are inverted (ResNet-50's
+        64); ``patch``: the stem's total stride, 4 as in both papers. A smaller road (the
+        lab's, on 16x16 images) takes ``patch=2``: a 2x2 stride-2 patchify stem, and as
+        ResNet's stem a (2p-1)x(2p-1) convolution of stride p/2 and the 3x3 stride-2 max
+        pool (p = 4: ResNet's 7x7 stride-2 convolution)."""
         super().__init__()
-        stem_channels = d.widths[0] if d.inverted else 64
+        resnet_stem_channels = stem_channels
+        stem_channels = d.widths[0] if d.inverted else stem_channels
         norm = (lambda c: LayerNorm2d(c, eps=1e-6)) if d.layer_norm else nn.BatchNorm2d
         if d.patchify:
-            self.stem = nn.Sequential(nn.Conv2d(3, stem_channels, 4, 4, bias=d.layer_norm),
-                                      norm(stem_channels))
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, stem_channels, patch, patch, bias=d.layer_norm),
+                norm(stem_channels))
         else:
-            self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64),
-                                      nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
-            stem_channels = 64
+            stem_channels = resnet_stem_channels
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, stem_channels, 2 * patch - 1, patch // 2, patch - 1, bias=False),
+                nn.BatchNorm2d(stem_channels), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
         stages: list[nn.Module] = []
         channels = stem_channels
         for i, (depth, width) in enumerate(zip(d.depths, d.widths, strict=True)):
