@@ -7,6 +7,7 @@ from cnncourse.lab.experiments import (
     degradation,
     digits,
     dropout,
+    families,
     feature_reuse,
     label_smoothing,
     nas_bench,
@@ -28,4 +29,5 @@ ALL = (
     transfer.EXPERIMENT,
     digits.EXPERIMENT,
     nas_bench.EXPERIMENT,
+    families.EXPERIMENT,
 )
