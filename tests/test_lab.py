@@ -319,3 +319,22 @@ def test_a_failed_claim_passes_check_only_with_its_reason_and_only_while_it_fail
     stale_note = with_claims(dataclasses.replace(holding, known_failure="it used to fail"))
     assert not check_experiment(stale_note, "mnist", tmp_path, 0, log=lines.append)
     assert any("NOTE STALE" in line and "remove the note" in line for line in lines)
+
+
+def test_downsampling_is_made_once_per_set_of_images_and_keeps_each_ones_labels():
+    from cnncourse.lab import datasets
+
+    data = load_data("mnist")
+    first, again = data.downsampled(2), data.downsampled(2)
+    assert again.train_x is first.train_x              # shrunk once, not twice
+    relabelled = dataclasses.replace(data, train_y=data.train_y.flip(0),
+                                     classes=tuple("abcdefghij"))
+    other = relabelled.downsampled(2)
+    assert other.train_x is first.train_x
+    assert torch.equal(other.train_y, relabelled.train_y) and other.classes == relabelled.classes
+    fewer = data.head(300, 100).downsampled(2)         # other images: shrunk on their own
+    assert fewer.train_x.shape[0] == 300 and not torch.equal(fewer.mean, first.mean)
+    datasets._SHRUNK.clear()
+    fresh = data.downsampled(2)
+    assert fresh.train_x is not first.train_x
+    assert torch.equal(fresh.train_x, first.train_x) and torch.equal(fresh.std, first.std)

@@ -13,6 +13,7 @@ a random 32x32 crop, a random horizontal flip, all drawn from the run's own gene
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import torch
@@ -21,6 +22,10 @@ from cnncourse.lab.spec import LabError
 
 DATA_SETS = ("clutter10", "cifar10", "mnist")
 PAD = 4  # pixels of padding for the random crops
+
+# ImageData.downsampled's last results: (its images, the smaller data) by the images' ids
+_SHRUNK: OrderedDict[tuple[int, ...], tuple[tuple[torch.Tensor, ...], ImageData]] = OrderedDict()
+_SHRUNK_KEPT = 4
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,16 @@ class ImageData:
 
     def downsampled(self, factor: int) -> ImageData:
         """Every image shrunk ``factor`` times by averaging pixel blocks (a cheaper run);
-        the statistics are recomputed."""
+        the statistics are recomputed. Made once per process for each set of tensors
+        (``lab check`` and the chapters shrink the same 50,000 images for many runs)."""
         if factor == 1:
             return self
+        sources = (self.train_x, self.test_x)
+        key = (factor, *map(id, sources))
+        if key in _SHRUNK and all(a is b for a, b in zip(_SHRUNK[key][0], sources, strict=True)):
+            _SHRUNK.move_to_end(key)
+            return replace(_SHRUNK[key][1], classes=self.classes, train_y=self.train_y,
+                           test_y=self.test_y, flips=self.flips)
 
         def shrink(x: torch.Tensor) -> torch.Tensor:
             small = torch.nn.functional.avg_pool2d(x.to(torch.float32), factor)
@@ -64,7 +76,11 @@ class ImageData:
 
         train_x = shrink(self.train_x)
         mean, std = _stats(train_x)
-        return replace(self, train_x=train_x, test_x=shrink(self.test_x), mean=mean, std=std)
+        smaller = replace(self, train_x=train_x, test_x=shrink(self.test_x), mean=mean, std=std)
+        _SHRUNK[key] = (sources, smaller)  # holding the sources keeps their ids unique
+        if len(_SHRUNK) > _SHRUNK_KEPT:
+            _SHRUNK.popitem(last=False)
+        return smaller
 
     def classes_subset(self, keep: tuple[int, ...]) -> ImageData:
         """Only the classes ``keep``, relabelled 0, 1, ... in that order (for transfer)."""
