@@ -12,6 +12,7 @@ from cnncourse.lab.experiments import (
     label_smoothing,
     nas_bench,
     relu_tanh,
+    scaling,
     transfer,
 )
 
@@ -30,4 +31,6 @@ ALL = (
     digits.EXPERIMENT,
     nas_bench.EXPERIMENT,
     families.EXPERIMENT,
+    scaling.GRID,
+    scaling.EXPERIMENT,
 )
