@@ -51,6 +51,7 @@ def test_each_checker_prints_one_line(answers, capsys):
         (ps08.check_freeze, (answers["freeze"],), "freeze"),
         (ps08.check_param_groups, (answers["layerwise_param_groups"],
                                    answers["fine_tune_optimizer"]), "layerwise_param_groups"),
+        (ps08.check_measured_front, (answers["measured_front"],), "measured_front"),
     ]
     for check, args, name in checks:
         check(*args, hidden=True)
@@ -399,12 +400,19 @@ def _groups_runs(ns):
     return ps08.groups_hidden, run
 
 
+def _front_runs(ns):
+    guard = Guard(answer_of(ns["measured_front"], "measured_front"), "measured_front")
+    return ps08.front_hidden, lambda case: ps08._check_front_case(guard, case)
+
+
 RUNS = {"pareto_front_test_hidden": _pareto_runs, "saliency_map_test_hidden": _saliency_runs,
-        "freeze_test_hidden": _freeze_runs, "param_groups_test_hidden": _groups_runs}
+        "freeze_test_hidden": _freeze_runs, "param_groups_test_hidden": _groups_runs,
+        "measured_front_test_hidden": _front_runs}
 
 
 @pytest.mark.parametrize("mutant", _mutants("pareto_front", "saliency_map", "freeze",
-                                            "param_groups"), ids=lambda m: m.name)
+                                            "param_groups", "measured_front"),
+                         ids=lambda m: m.name)
 def test_every_draw_alone_catches_the_mutant(mutant):
     """Under every draw, the hidden cases by themselves fail each known-wrong answer, in every
     hidden cell it loses (latency: see test_latency_cases_tell_every_mistake_from_the_median)."""
@@ -429,7 +437,7 @@ def test_the_source_passes_every_draw(answers):
 
 def test_hidden_draws_depend_on_the_seed_only():
     for draw in (ps08.latency_hidden, ps08.pareto_hidden, ps08.saliency_hidden,
-                 ps08.freeze_hidden, ps08.groups_hidden):
+                 ps08.freeze_hidden, ps08.groups_hidden, ps08.front_hidden):
         assert draw(random.Random(7)) == draw(random.Random(7))
         assert draw(random.Random(7)) != draw(random.Random(8))
 
@@ -438,3 +446,54 @@ def test_call_recorder_spec_is_checked():
     for bad in ({"delays": [2.0]}, {"delays": [-1]}, {"delays": "x"}, {"default": True}):
         with pytest.raises(WireError):
             make("call_recorder", bad)
+
+
+# --------------------------------------------------------------------------- 6. measured front
+def test_measured_front_reference_is_the_package_front_cheapest_first():
+    cases = ps08.FRONT_CASES + [c for seed in SEEDS for c in ps08.front_hidden(random.Random(seed))]
+    for names, errors, costs in cases:
+        accuracy = [1 - statistics.fmean(e) for e in errors]
+        expected = [names[i] for i in pareto_front(costs, accuracy)]   # sorted by cost
+        assert sorted(ps08.reference_measured_front(names, errors, costs)) == sorted(expected)
+        got = ps08.reference_measured_front(names, errors, costs)
+        assert [costs[names.index(n)] for n in got] == sorted(costs[names.index(n)]
+                                                              for n in got)
+
+
+def test_the_visible_front_cases_name_every_known_mistake_by_its_own_hint():
+    """Each wrong front (of the wrong families, or in the wrong order) differs from the
+    right one in a visible case, and the hint there is its own."""
+    for hint, wrong in ps08.FRONT_SET_MISTAKES:
+        shown = [ps08._front_hint(wrong(case), case) for case in ps08.FRONT_CASES
+                 if sorted(wrong(case)) != sorted(ps08.reference_measured_front(*case))]
+        assert shown and shown[0] == hint, hint
+    for key, hint in ps08.FRONT_ORDER_HINTS.items():
+        shown = [ps08._front_hint(ps08._wrong_orders(case)[key], case)
+                 for case in ps08.FRONT_CASES
+                 if ps08._wrong_orders(case)[key] != ps08.reference_measured_front(*case)]
+        assert shown and shown[0] == hint, key
+
+
+def test_measured_front_checker_wants_names_and_says_so():
+    def indices(names, errors, costs):
+        accuracy = [1 - sum(e) / len(e) for e in errors]
+        front = [i for i in range(len(names))
+                 if not any(costs[j] <= costs[i] and accuracy[j] >= accuracy[i]
+                            and (costs[j] < costs[i] or accuracy[j] > accuracy[i])
+                            for j in range(len(names)))]
+        return sorted(front, key=lambda i: costs[i])
+
+    with pytest.raises(AssertionError, match="not their indices"):
+        ps08.check_measured_front(indices)
+
+
+def test_families_is_plain_data_read_when_asked_for():
+    from cnncourse.grading.view import _is_plain
+
+    assert "FAMILIES" in ps08.TOOLS and "FAMILIES" not in vars(ps08)
+    table = ps08.FAMILIES
+    assert _is_plain(table)
+    n = len(table["family"])
+    assert n == 11 and all(len(table[k]) == n for k in ("test_error", "macs", "params"))
+    assert all(0 < e < 1 for errors in table["test_error"] for e in errors)
+    assert table["source"].startswith(("the course's table", "a made-up table"))

@@ -1,5 +1,6 @@
 """Checkers for problem set 8: comparing and reusing networks (a latency measurement, the
-Pareto front, a saliency map, freezing a backbone, per-depth learning rates).
+Pareto front, a saliency map, freezing a backbone, per-depth learning rates, the front of
+the accuracy measured by the course lab).
 
 One ``check_<thing>(student_obj, ..., hidden=False)`` per graded part. Each runs the
 student's code through the probe on fixed cases (``hidden=True`` adds cases drawn from the
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import random
 import statistics
@@ -61,7 +63,9 @@ from cnncourse.transfer import layerwise_param_groups as reference_param_groups
 
 REFERENCES = ("cnncourse.analysis.benchmark", "cnncourse.interpret", "cnncourse.transfer")
 FORBIDDEN: dict[str, tuple[str, tuple[str, ...]]] = {}  # no part forbids a library call
-TOOLS: tuple[str, ...] = ()  # the setup cell imports only the check_* functions
+# the setup cell imports the check_* functions and FAMILIES, plain data read when first
+# asked for (Part 6)
+TOOLS: tuple[str, ...] = ("FAMILIES",)
 
 
 @contextlib.contextmanager
@@ -837,3 +841,236 @@ def check_param_groups(groups_fn: Any, optimizer_fn: Any, hidden: bool = False) 
         for case in cases:
             _check_optimizer_case(guard, case)
     report_success("layerwise_param_groups and fine_tune_optimizer", 2 * len(cases), hidden)
+
+
+# =========================================================================== 6. measured front
+# names, held-out errors per seed (fractions), costs (ms of latency, or MACs)
+FrontCase = tuple[list[str], list[list[float]], list[float]]
+FAMILY_NAMES = ("LeNet", "AlexNet", "VGG", "NiN", "GoogLeNet", "ResNet", "DenseNet",
+                "MobileNetV2", "ShuffleNet", "EfficientNet", "ConvNeXt")
+FRONT_CASES: list[FrontCase] = [
+    # GoogLeNet and DenseNet tie (same errors, same cost); VGG costs what ResNet costs and
+    # is less accurate; AlexNet's first seed alone would put it on the front, and VGG's
+    # best seed (its second) would too.
+    (["LeNet", "AlexNet", "VGG", "GoogLeNet", "ResNet", "DenseNet", "MobileNetV2"],
+     [[0.62, 0.60, 0.61], [0.35, 0.58, 0.57], [0.58, 0.30, 0.60], [0.40, 0.42, 0.41],
+      [0.45, 0.47, 0.46], [0.40, 0.42, 0.41], [0.50, 0.49, 0.51]],
+     [0.2, 1.5, 1.1, 1.6, 1.1, 1.6, 0.9]),
+    # the front in cost order is neither the table's order nor the alphabetical one
+    (["ShuffleNet", "ConvNeXt", "EfficientNet", "NiN", "LeNet"],
+     [[0.41, 0.43], [0.36, 0.35], [0.44, 0.46], [0.52, 0.50], [0.66, 0.70]],
+     [1.4, 2.2, 0.7, 2.5, 0.3]),
+]
+
+
+def family_accuracy(errors: Sequence[float]) -> float:
+    """One family's accuracy: 1 - its mean held-out error over the seeds."""
+    return 1.0 - statistics.fmean(errors)
+
+
+def _front_names(names: Sequence[str], costs: Sequence[float], scores: Sequence[float],
+                 dominates: Callable[[float, float, float, float], bool] | None = None,
+                 order: Callable[[int], Any] | None = None) -> list[str]:
+    """The names on the front of ``scores`` against ``costs`` (under ``dominates``, the
+    right rule by default), cheapest first (``order`` another sort key)."""
+    front = (reference_pareto(costs, scores) if dominates is None
+             else _front_by(costs, scores, dominates))
+    key = order if order is not None else (lambda i: (costs[i], i))
+    return [names[i] for i in sorted(front, key=key)]
+
+
+def reference_measured_front(names: Sequence[str], errors: Sequence[Sequence[float]],
+                             costs: Sequence[float]) -> list[str]:
+    """The names on the front of mean held-out accuracy against cost, cheapest first
+    (equal costs in the table's order)."""
+    return _front_names(names, costs, [family_accuracy(e) for e in errors])
+
+
+FRONT_RULE = ("a family's accuracy is 1 - (the mean of its held-out errors over the seeds); "
+              "family j dominates family i when costs[j] <= costs[i] and accuracy[j] >= "
+              "accuracy[i], one of the two strictly.")
+# (hint, the wrong front as a set of names), for a front of the wrong families
+FRONT_SET_MISTAKES: list[tuple[str, Callable[[FrontCase], list[str]]]] = [
+    ("errors are held-out ERRORS, lower is better: a family's accuracy is 1 - (its mean "
+     "error), and the front keeps the most accurate, not the least.",
+     lambda c: _front_names(c[0], c[2], [statistics.fmean(e) for e in c[1]])),
+    ("average each family's errors over all its seeds (errors[i] holds one per seed), not "
+     "the first seed's alone.",
+     lambda c: _front_names(c[0], c[2], [1.0 - e[0] for e in c[1]])),
+    ("the mean over the seeds, not the best seed: picking each family's luckiest run "
+     "favours the families with the widest spread.",
+     lambda c: _front_names(c[0], c[2], [1.0 - min(e) for e in c[1]])),
+    ("lower cost is better: a faster (cheaper) family dominates a slower one of the same "
+     "accuracy; " + PARETO_DIRECTION,
+     lambda c: _front_names(c[0], c[2], [family_accuracy(e) for e in c[1]],
+                            PARETO_MISTAKES[0][1])),
+    (PARETO_MISTAKES[2][0],
+     lambda c: _front_names(c[0], c[2], [family_accuracy(e) for e in c[1]],
+                            PARETO_MISTAKES[2][1])),
+    (PARETO_MISTAKES[4][0],
+     lambda c: _front_names(c[0], c[2], [family_accuracy(e) for e in c[1]],
+                            PARETO_MISTAKES[4][1])),
+]
+FRONT_ORDER_HINTS = {
+    "table": "cheapest first: sort the front by cost (families of equal cost in the table's "
+             "order), not in the order of the table.",
+    "accuracy": "from the cheapest to the costliest, not from the most accurate down.",
+    "name": "cheapest first: sort the front by cost, not by name.",
+}
+
+
+def _wrong_orders(case: FrontCase) -> dict[str, list[str]]:
+    names, errors, costs = case
+    front = reference_pareto(costs, [family_accuracy(e) for e in errors])
+    return {"table": [names[i] for i in front],
+            "accuracy": [names[i] for i in sorted(front, key=lambda i: (
+                -family_accuracy(errors[i]), i))],
+            "name": sorted(names[i] for i in front)}
+
+
+def _front_hint(got: list[str], case: FrontCase) -> str | None:
+    expected = reference_measured_front(*case)
+    if sorted(got) == sorted(expected):
+        return diagnose(got, [(FRONT_ORDER_HINTS[k], lambda v=v: v)
+                              for k, v in _wrong_orders(case).items()],
+                        "cheapest first: sort the front by cost.")
+    return diagnose(sorted(got), [(hint, lambda wrong=wrong: sorted(wrong(case)))
+                                  for hint, wrong in FRONT_SET_MISTAKES], FRONT_RULE)
+
+
+def front_hidden(rng: random.Random) -> list[FrontCase]:
+    """Four hidden tables of 5 to 11 families, 2 to 5 seeds each (errors with three
+    decimals), costs with one decimal. One holds two identical families on the front and
+    a family as accurate as a front member at a higher cost; in one, the first seed alone
+    and the best seed alone change the front; in one, the front differs if error counts as
+    the score or cost the wrong way; in one, the front in cost order is neither in the
+    table's order, nor alphabetical. Drawn again until every known mistake shows in its
+    own case with its own hint."""
+    def table(n: int, seeds: int) -> FrontCase:
+        names = rng.sample(FAMILY_NAMES, n)
+        errors = [[round(rng.uniform(0.25, 0.75), 3) for _ in range(seeds)] for _ in names]
+        return names, errors, [round(rng.uniform(0.2, 4.0), 1) for _ in names]
+
+    def tied() -> FrontCase:
+        names, errors, costs = table(rng.randint(5, 9), rng.randint(2, 4))
+        front = reference_pareto(costs, [family_accuracy(e) for e in errors])
+        i, j = rng.choice(front), rng.choice(front)
+        spare = [n for n in FAMILY_NAMES if n not in names]
+        names += spare[:2]
+        errors += [list(errors[i]), list(errors[j])]                    # a copy of i, and
+        costs += [costs[i], round(costs[j] + rng.choice((0.1, 0.3)), 1)]  # j, dearer
+        order = list(range(len(names)))
+        rng.shuffle(order)
+        return ([names[k] for k in order], [errors[k] for k in order],
+                [costs[k] for k in order])
+
+    def spread() -> FrontCase:
+        names, errors, costs = table(rng.randint(5, 9), rng.randint(3, 5))
+        k = rng.randrange(len(names))   # one family with a very lucky first seed
+        errors[k][0] = round(max(0.05, min(min(e) for e in errors) - rng.uniform(0.05, 0.2)),
+                             3)
+        return names, errors, costs
+
+    def distinct_means(case: FrontCase) -> bool:
+        """No two different seed lists with equal means (the sum's rounding would decide)."""
+        means = {}
+        for e in case[1]:
+            m = round(statistics.fmean(e), 9)
+            if m in means and means[m] != e:
+                return False
+            means[m] = e
+        return True
+
+    def caught(case: FrontCase) -> set[str]:
+        """The mistakes this case shows, each only if its own hint names it."""
+        expected, shown = reference_measured_front(*case), set()
+        for hint, wrong in FRONT_SET_MISTAKES:
+            got = wrong(case)
+            if sorted(got) != sorted(expected):
+                if _front_hint(got, case) != hint:
+                    return {"confused"}
+                shown.add(hint)
+        for key, got in _wrong_orders(case).items():
+            if got != expected:
+                if _front_hint(got, case) != FRONT_ORDER_HINTS[key]:
+                    return {"confused"}
+                shown.add(key)
+        return shown
+
+    def until(build: Callable[[], FrontCase], needs: set[str]) -> FrontCase:
+        while True:
+            case = build()
+            shown = caught(case)
+            if distinct_means(case) and "confused" not in shown and needs <= shown:
+                return case
+
+    hints = [hint for hint, _ in FRONT_SET_MISTAKES]
+    return [
+        until(tied, {hints[4], hints[5]}),
+        until(spread, {hints[1], hints[2]}),
+        until(lambda: table(rng.randint(7, 11), 3), {hints[0], hints[3]}),
+        until(lambda: table(rng.randint(5, 8), rng.randint(2, 4)), set(FRONT_ORDER_HINTS)),
+    ]
+
+
+def _check_front_case(guard: Guard, case: FrontCase) -> None:
+    names, errors, costs = case
+    call = Call(guard.name, [(None, list(names)), (None, [list(e) for e in errors]),
+                             (None, list(costs))])
+    got = guard.call(call)
+    expected = reference_measured_front(*case)
+    if not isinstance(got, list | tuple) or not all(isinstance(n, str) for n in got):
+        fail(call, f"expected a list of family names (strings), got {got!r}.",
+             "return the names of the families on the front, e.g. ['LeNet', 'ResNet'], "
+             "not their indices."
+             if isinstance(got, list | tuple) and all(is_int(i) for i in got) else None)
+    got = list(got)
+    if got != expected:
+        fail(call, f"expected the front {expected}, got {got}.", _front_hint(got, case))
+
+
+@checker
+def check_measured_front(student_fn: Any, hidden: bool = False) -> None:
+    """``measured_front(names, errors, costs) -> list[str]``: the families on the front of
+    mean held-out accuracy (1 - mean error over the seeds) against cost, cheapest first."""
+    name = "measured_front"
+    answer = answer_of(student_fn, name, REFERENCES)
+    cases = FRONT_CASES + (front_hidden(hidden_rng()) if hidden else [])
+    guard = Guard(answer, name, references=REFERENCES)
+    for case in cases:
+        _check_front_case(guard, case)
+    report_success(name, len(cases), hidden)
+
+
+# =========================================================================== tools
+@functools.cache
+def _families() -> dict[str, Any]:
+    """The lab's ``families`` results as plain columns, for Part 6: per family its name,
+    held-out error in every seed, parameters and MACs of one 16x16 image; a made-up table
+    where the lab's results are not installed (a wheel without the repository)."""
+    from cnncourse.lab import LabError
+
+    try:
+        from cnncourse import lab
+        from cnncourse.lab.experiments.families import table
+
+        rows = table(lab.load("families"))
+        source = "the course's table (lab experiment families, chapter 13)"
+    except LabError:
+        rng = random.Random(0)
+        rows = [{"family": n, "params": rng.randrange(20_000, 700_000),
+                 "macs": rng.randrange(150_000, 8_000_000),
+                 "test_error": [round(rng.uniform(0.3, 0.7), 4) for _ in range(3)]}
+                for n in FAMILY_NAMES]
+        source = "a made-up table (no lab results here)"
+    return {"source": source, "family": [r["family"] for r in rows],
+            "test_error": [[round(v, 4) for v in r["test_error"]] for r in rows],
+            "params": [r["params"] for r in rows], "macs": [r["macs"] for r in rows]}
+
+
+def __getattr__(name: str) -> Any:
+    """``FAMILIES`` is read from the lab's results only when asked for (the setup cell's
+    import, the grading sandbox's stub), not by every import of this module."""
+    if name == "FAMILIES":
+        return _families()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

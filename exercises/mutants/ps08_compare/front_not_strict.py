@@ -1,0 +1,12 @@
+# mutant: forgets the strict inequality, so two identical families knock each other out
+# replaces: measured_front_solution
+# loses: measured_front_test, measured_front_test_hidden
+# message: two identical points do not dominate
+def measured_front(names, errors, costs):
+    """Names on the front of mean held-out accuracy against cost, cheapest first."""
+    accuracy = [1 - sum(e) / len(e) for e in errors]
+    front = [i for i in range(len(names))
+             if not any(costs[j] <= costs[i] and accuracy[j] >= accuracy[i]
+                        for j in range(len(names)) if j != i)]
+    front.sort(key=lambda i: (costs[i], i))
+    return [names[i] for i in front]
