@@ -12,6 +12,7 @@ from cnncourse.lab.experiments import (
     label_smoothing,
     nas_bench,
     relu_tanh,
+    roadmap,
     scaling,
     transfer,
 )
@@ -33,4 +34,5 @@ ALL = (
     families.EXPERIMENT,
     scaling.GRID,
     scaling.EXPERIMENT,
+    roadmap.EXPERIMENT,
 )
