@@ -31,7 +31,7 @@ on the plateau Clutter-10 puts every small network on for its first several hund
 On MNIST at 10x10 the base net reached 4.2 % held-out error in 500 steps of 64 (4 epochs,
 26 CPU seconds: 53 ms a step with evaluations), so every net leaves the start within the
 budget, and 8x8 digits leave resolution room to grow to the digits' own 28 pixels (2x,
-4x and 8x the base's MACs are about 11, 16 and 23 pixels).
+4x and 8x the base's MACs are 11, 16 and 22 pixels).
 
 Pilot timings (CPU seconds a step of 64 images, one thread): the base 0.05; depth x8 (at
 9x9) 0.39; resolution 28 0.29. Summed over the 13 nets of a seed about 2 s a step, so
