@@ -316,7 +316,15 @@ def _draw(demo: Demo, strokes: list[list[tuple[float, float]]]) -> None:
         for x, y in stroke[1:]:
             mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
         mouse.up()
-    demo.page.wait_for_timeout(100)  # the forward pass runs on the next animation frame
+    _settled(demo.page)
+
+
+def _settled(page) -> None:
+    """Wait until the page's forward pass has run: it is queued for the next animation
+    frame, so two frames later it is done, however slow the machine (a fixed wait was not,
+    on a loaded one)."""
+    page.evaluate("() => new Promise(done => requestAnimationFrame("
+                  "() => requestAnimationFrame(done)))")
 
 
 def _page_state(demo: Demo) -> dict:
@@ -356,12 +364,12 @@ def test_a_digit_drawn_with_the_keyboard_is_read_as_torch_reads_it(demo):
     keyboard = demo.page.keyboard
     for key in ["ArrowUp"] * 8 + ["Space"] + ["ArrowDown"] * 16 + ["Space"]:
         keyboard.press(key)
-    demo.page.wait_for_timeout(100)
+    _settled(demo.page)
     state = _page_state(demo)
     assert state["source"] == "drawing"
     _agrees_with_torch(state)
     keyboard.press("Delete")
-    demo.page.wait_for_timeout(50)
+    _settled(demo.page)
     assert _page_state(demo)["image"] is None
 
 
@@ -380,7 +388,7 @@ def test_a_digit_drawn_with_a_finger_is_read_and_does_not_scroll_the_page(browse
         for kind, (x, y) in [("touchStart", steps[0])] + [("touchMove", s) for s in steps[1:]]:
             cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-        demo.page.wait_for_timeout(100)
+        _settled(demo.page)
         state = _page_state(demo)
         assert state["source"] == "drawing"
         _agrees_with_torch(state)
