@@ -157,8 +157,8 @@ def beats_costlier(results) -> list[tuple[str, str]]:
 def _not_monotone_in_macs(results) -> Verdict:
     pairs = beats_costlier(results)
     shown = ", ".join(f"{a} over {b}" for a, b in pairs[:4])
-    return Verdict(bool(pairs), f"{len(pairs)} such pairs" + (f", e.g. {shown}" if pairs
-                                                              else ""))
+    count = f"{len(pairs)} such pair{'s' if len(pairs) != 1 else ''}"
+    return Verdict(bool(pairs), count + (f": {shown}" if pairs else ""))
 
 
 def _efficient_near_vgg(results) -> Verdict:
