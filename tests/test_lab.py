@@ -338,3 +338,24 @@ def test_downsampling_is_made_once_per_set_of_images_and_keeps_each_ones_labels(
     fresh = data.downsampled(2)
     assert fresh.train_x is not first.train_x
     assert torch.equal(fresh.train_x, first.train_x) and torch.equal(fresh.std, first.std)
+
+
+def test_claims_are_decided_once_per_experiment_and_set_of_files(tmp_path):
+    run_experiment(_tiny(), "mnist", root=tmp_path, log=lambda line: None)
+    decided: list[str] = []
+
+    def counted(results) -> Verdict:
+        decided.append(results.folder.name)
+        return Verdict(True, "counted")
+
+    experiment = dataclasses.replace(_tiny(), claims=(Claim("counted", counted),))
+    first = Results.load(experiment, "mnist", tmp_path).verdicts()
+    again = Results.load(experiment, "mnist", tmp_path).verdicts()   # lab check, then a test
+    assert first == again and len(decided) == 1
+    other = dataclasses.replace(experiment)                          # another experiment
+    Results.load(other, "mnist", tmp_path).verdicts()
+    assert len(decided) == 2
+    copy = tmp_path / "copy"                                         # other files
+    shutil.copytree(tmp_path / "tiny", copy / "tiny")
+    Results.load(experiment, "mnist", copy).verdicts()
+    assert len(decided) == 3

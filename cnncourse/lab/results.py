@@ -95,6 +95,11 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+# decided verdicts by (experiment, folder, manifest): the manifest names the sha256 of every
+# file, which ``Results.load`` verified, so the same key means the same numbers
+_DECIDED: dict[tuple[int, str, str], tuple[Experiment, list[tuple[str, Verdict]]]] = {}
+
+
 class Results:
     """One experiment's verified results. Arms are read into memory (they are small JSON);
     weights are read on demand with ``weights(seed, arm)``."""
@@ -190,7 +195,12 @@ class Results:
                 for s, entries in self.manifest["arms"].items()}
 
     def verdicts(self) -> list[tuple[str, Verdict]]:
-        """Every claim of the experiment, decided on these results."""
+        """Every claim of the experiment, decided on these results (once per process: a
+        claim may take seconds, ch08's runs the stored networks, and ``lab check``, the
+        tests and a chapter ask for the same verdicts of the same verified files)."""
+        key = (id(self.experiment), str(self.folder), json.dumps(self.manifest, sort_keys=True))
+        if key in _DECIDED and _DECIDED[key][0] is self.experiment:
+            return list(_DECIDED[key][1])
         out = []
         for claim in self.experiment.claims:
             try:
@@ -200,4 +210,5 @@ class Results:
             if claim.known_failure:
                 verdict = dataclasses.replace(verdict, explained=claim.known_failure)
             out.append((claim.text, verdict))
-        return out
+        _DECIDED[key] = (self.experiment, out)  # the experiment held: its id stays its own
+        return list(out)
