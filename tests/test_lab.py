@@ -217,6 +217,10 @@ def test_run_stores_every_seed_with_a_complete_manifest(tmp_path):
     assert manifest["torch_version"] == torch.__version__ and manifest["device"] == "cpu"
     assert manifest["threads"] == 1 and manifest["package_version"]
     assert set(manifest["seconds_per_seed"]) == {"0", "1"}
+    for arms in manifest["arms"].values():        # the CPU time beside the wall time
+        for entry in arms.values():
+            assert 0 < entry["cpu_seconds"] <= entry["wall_seconds"] * 1.5 + 1
+    assert set(results.cpu_seconds()) == {0, 1}
     assert set(manifest["files"]) == {"seed_0/narrow.json", "seed_0/wide.json",
                                       "seed_0/wide.pt", "seed_1/narrow.json",
                                       "seed_1/wide.json", "seed_1/wide.pt"}

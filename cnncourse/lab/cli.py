@@ -117,10 +117,11 @@ def _status(experiment, default: str, root: Path | None) -> str:
         results = Results.load(experiment, default, root)
     except LabError as error:
         return str(error)
-    seconds = results.wall_seconds()
+    seconds, cpu = results.wall_seconds(), results.cpu_seconds()
     total = sum(seconds.values())
+    on_cpu = f", {sum(cpu.values()) / 60:.0f} min of CPU" if cpu else ""
     return (f"ok: seeds {', '.join(map(str, results.seeds))}, {total / 60:.0f} min of "
-            f"training ({total / 60 / len(seconds):.1f} min a seed)")
+            f"training ({total / 60 / len(seconds):.1f} min a seed{on_cpu})")
 
 
 def _print(line: str) -> None:

@@ -189,6 +189,15 @@ class Results:
         return torch.load(self.folder / entry["weights"], map_location="cpu",
                           weights_only=True)
 
+    def cpu_seconds(self) -> dict[int, float] | None:
+        """Per seed: the CPU time its arms took, where every arm recorded it (runs stored
+        before the lab recorded CPU time have only their wall time)."""
+        entries = [e for arms in self.manifest["arms"].values() for e in arms.values()]
+        if not all("cpu_seconds" in e for e in entries):
+            return None
+        return {int(s): sum(e["cpu_seconds"] for e in arms.values())
+                for s, arms in self.manifest["arms"].items()}
+
     def wall_seconds(self) -> dict[int, float]:
         """Per seed: the sum of its arms' measured training times."""
         return {int(s): sum(e["wall_seconds"] for e in entries.values())

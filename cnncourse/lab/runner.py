@@ -129,7 +129,7 @@ def _is_current(manifest: dict[str, Any] | None, experiment: Experiment, root: P
 
 
 def _store_arm(folder: Path, experiment: Experiment, seed: int, arm: str, result: ArmResult,
-               wall: float, device: str, root: Path) -> None:
+               wall: float, device: str, root: Path, cpu: float | None = None) -> None:
     record, weights = arm_files(seed, arm)
     _write_atomic(folder / record, json.dumps(result.to_json(), indent=1))
     if result.weights is not None:
@@ -142,6 +142,8 @@ def _store_arm(folder: Path, experiment: Experiment, seed: int, arm: str, result
             manifest = _fresh_manifest(experiment, root)
         entry = {"file": record, "weights": weights if result.weights is not None else None,
                  "wall_seconds": round(wall, 2),
+                 # this process's CPU time: on a shared machine the wall time is not the cost
+                 **({"cpu_seconds": round(cpu, 2)} if cpu is not None else {}),
                  "finished": datetime.now(UTC).isoformat(timespec="seconds"),
                  **environment(device)}
         manifest["arms"].setdefault(str(seed), {})[arm] = entry
@@ -187,11 +189,11 @@ def run_experiment(experiment: Experiment, default_data: str, seeds: list[int] |
                 f"  {experiment.name} seed {s} {a} {line}"))
             with deterministic(threads, device):
                 torch.manual_seed(seed)
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 result = experiment.run_arm(experiment.config, arm, seed, ctx)
-                wall = time.perf_counter() - start
+                wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
                 result.first_steps = ctx.first_steps
-                _store_arm(folder, experiment, seed, arm, result, wall, device, root)
+                _store_arm(folder, experiment, seed, arm, result, wall, device, root, cpu)
             summary = ", ".join(f"{k} {v:.4g}" for k, v in list(result.final.items())[:4])
             log(f"{experiment.name} seed {seed} {arm}: {wall:.0f} s ({summary})")
     return folder
