@@ -363,3 +363,18 @@ def test_claims_are_decided_once_per_experiment_and_set_of_files(tmp_path):
     shutil.copytree(tmp_path / "tiny", copy / "tiny")
     Results.load(experiment, "mnist", copy).verdicts()
     assert len(decided) == 3
+
+
+def test_claims_on_results_made_in_memory_are_decided_every_time(tmp_path):
+    run_experiment(_tiny(), "mnist", root=tmp_path, log=lambda line: None)
+    stored = Results.load(_tiny(), "mnist", tmp_path)
+    made = {"error": 0.5}
+
+    def below_bar(results) -> Verdict:
+        return Verdict(made["error"] < 0.9, "")
+
+    experiment = dataclasses.replace(_tiny(), claims=(Claim("under the bar", below_bar),))
+    fake = Results(experiment, None, {"arms": {}}, stored._arms)   # as the claims' tests do
+    assert fake.verdicts()[0][1].holds
+    made["error"] = 0.95
+    assert not fake.verdicts()[0][1].holds

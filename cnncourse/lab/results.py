@@ -97,7 +97,7 @@ def _display(path: Path) -> str:
 
 # decided verdicts by (experiment, folder, manifest): the manifest names the sha256 of every
 # file, which ``Results.load`` verified, so the same key means the same numbers
-_DECIDED: dict[tuple[int, str, str], tuple[Experiment, list[tuple[str, Verdict]]]] = {}
+_DECIDED: dict[tuple[int, str], tuple[Experiment, list[tuple[str, Verdict]]]] = {}
 
 
 class Results:
@@ -111,6 +111,7 @@ class Results:
         self.folder = folder
         self.manifest = manifest
         self._arms = arms
+        self._files_key: str | None = None  # set by ``load``: these are verified files
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -151,7 +152,9 @@ class Results:
             arms[int(seed_text)] = {
                 arm: json.loads((folder / entry["file"]).read_text())
                 for arm, entry in entries.items()}
-        return cls(experiment, folder, manifest, arms)
+        results = cls(experiment, folder, manifest, arms)
+        results._files_key = f"{folder}\n{json.dumps(manifest, sort_keys=True)}"
+        return results
 
     # ------------------------------------------------------------------ access
     @property
@@ -206,8 +209,9 @@ class Results:
     def verdicts(self) -> list[tuple[str, Verdict]]:
         """Every claim of the experiment, decided on these results (once per process: a
         claim may take seconds, ch08's runs the stored networks, and ``lab check``, the
-        tests and a chapter ask for the same verdicts of the same verified files)."""
-        key = (id(self.experiment), str(self.folder), json.dumps(self.manifest, sort_keys=True))
+        tests and a chapter ask for the same verdicts of the same verified files). Results
+        made in memory (not loaded) are decided every time."""
+        key = (id(self.experiment), self._files_key) if self._files_key else None
         if key in _DECIDED and _DECIDED[key][0] is self.experiment:
             return list(_DECIDED[key][1])
         out = []
@@ -219,5 +223,6 @@ class Results:
             if claim.known_failure:
                 verdict = dataclasses.replace(verdict, explained=claim.known_failure)
             out.append((claim.text, verdict))
-        _DECIDED[key] = (self.experiment, out)  # the experiment held: its id stays its own
+        if key:
+            _DECIDED[key] = (self.experiment, out)  # the experiment held: its id stays its own
         return list(out)
