@@ -188,7 +188,22 @@ EXPERIMENT = Experiment(
         Claim("no model is under-trained: each one's training error has levelled off",
               _plateaued),
         Claim("VGG's stack of 3x3 convolutions ends with a lower held-out error than "
-              "AlexNet's large filters, in every seed", _vgg_beats_alexnet),
+              "AlexNet's large filters, in every seed", _vgg_beats_alexnet,
+              known_failure=(  # written after the run of 2026-12-07; claim as stated
+                  "the VGG wins only in seed 1 (19.6 against 21.6 %) and loses in seeds 0 "
+                  "and 2 (24.3 against 17.6 %, 19.8 against 18.5 %). It is not "
+                  "under-trained: its training error is level over the last fifth of its "
+                  "60 epochs. But that training error (27 to 30 %, measured with dropout "
+                  "and crops on) stays above its held-out error: at a quarter of the width, "
+                  "on 16x16 images, 50 % dropout in two 256-unit FC layers holds this VGG "
+                  "back more than it helps, where the paper's 4096-unit layers had room "
+                  "to spare")),
         Claim("NiN, with under a quarter of the parameters of either, still beats AlexNet's "
-              "held-out error on average", _nin_fewest_parameters),
+              "held-out error on average", _nin_fewest_parameters,
+              known_failure=(  # written after the run of 2026-12-07; claim as stated
+                  "NiN beats AlexNet in seeds 0 and 1 (14.3 and 15.1 % against 17.6 and "
+                  "21.6 %) with under a third of its parameters, but in seed 2 it left the "
+                  "plateau late and levelled off at 39.6 % (training error 49 %, flat for "
+                  "its last nine epochs): one slow start, at the same rate and schedule, "
+                  "lifts the mean to 23.0 % against AlexNet's 19.2 %")),
     ))
