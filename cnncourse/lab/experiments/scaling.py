@@ -13,7 +13,7 @@ Two experiments, as the paper's two steps:
   Six triples with alpha * beta**2 * gamma**2 close to 2 (the paper's own 1.2, 1.1, 1.15
   among them) each scale the base once, to twice its MACs: phi = 1 in the paper's
   formula, here the phi (in steps of 0.02) whose measured MACs are nearest twice the
-  base's, because rounding alone makes the six nets at phi = 1 cost 2.2 to 2.9 times the
+  base's, because rounding alone makes the six nets at phi = 1 cost 1.4 to 2.2 times the
   base, which would favour the dearest. Each trains on the first 6,000
   training digits and is scored on the other 2,000 (validation: the test digits are never
   searched on). The triple with the lowest mean validation error over the seeds wins.
