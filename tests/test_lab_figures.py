@@ -83,3 +83,14 @@ def test_provenance_comes_from_the_manifest():
     line = figures.provenance(_results())
     assert "seeds 0, 1, 2" in line and "6 min of training" in line
     assert "commit 0123456" in line and "cnncourse lab check fake" in line
+    assert "CPU time" not in line   # these arms recorded only their wall time
+
+
+def test_provenance_gives_the_cpu_time_where_every_arm_recorded_it():
+    results = _results()
+    for arms in results.manifest["arms"].values():
+        for entry in arms.values():
+            entry["cpu_seconds"] = 30.0
+    line = figures.provenance(results)
+    n_arms = sum(len(arms) for arms in results.manifest["arms"].values())
+    assert f"({n_arms * 30 / 60:.0f} min of CPU time)" in line

@@ -85,9 +85,11 @@ def provenance(results: Results) -> str:
     """One sentence on where the stored numbers come from: seeds, time, machine, versions."""
     manifest = results.manifest
     seconds = sum(results.wall_seconds().values())
+    cpu = results.cpu_seconds()   # None for runs stored before the lab recorded it
+    cost = f" ({sum(cpu.values()) / 60:.0f} min of CPU time)" if cpu else ""
     seeds = ", ".join(map(str, results.seeds))
     return (f"Stored by `cnncourse lab run {results.experiment.name}`: seeds {seeds}, "
-            f"{seconds / 60:.0f} min of training on {manifest['threads']} CPU thread"
+            f"{seconds / 60:.0f} min of training{cost} on {manifest['threads']} CPU thread"
             f"{'s' if manifest['threads'] != 1 else ''} ({manifest['device']}), torch "
             f"{manifest['torch_version']}, commit {manifest['git_commit'][:7]}; "
             f"`cnncourse lab check {results.experiment.name}` verifies the files and "
