@@ -28,6 +28,20 @@ REPLAY_TOLERANCE = 1e-4   # relative, on the loss of each replayed step
 CUDA_TOLERANCE = 1e-2     # results made on a GPU, replayed on the CPU
 
 
+def replay_arm(experiment: Experiment, arm: str, seed: int, steps: int, threads: int = 1,
+               root: Path | None = None) -> list[float]:
+    """Train the first ``steps`` steps of one arm of ``seed`` again, as the runner did, and
+    return their losses."""
+    ctx = RunContext(record_steps=steps, stop_after=steps, root=root)
+    with deterministic(threads):
+        torch.manual_seed(seed)
+        try:
+            experiment.run_arm(experiment.config, arm, seed, ctx)
+        except ReplayDone:
+            pass
+    return ctx.first_steps
+
+
 def replay(results: Results, steps: int = REPLAY_STEPS, seed: int | None = None,
            root: Path | None = None) -> tuple[bool, str]:
     """Retrain the first ``steps`` steps of every arm of ``seed`` (default: the first stored
@@ -42,14 +56,8 @@ def replay(results: Results, steps: int = REPLAY_STEPS, seed: int | None = None,
         entry = results.manifest["arms"][str(seed)][arm]
         if str(entry.get("device", "cpu")).startswith("cuda"):
             tolerance = CUDA_TOLERANCE
-        ctx = RunContext(record_steps=len(stored), stop_after=len(stored), root=root)
-        with deterministic(int(entry.get("threads", 1))):
-            torch.manual_seed(seed)
-            try:
-                experiment.run_arm(experiment.config, arm, seed, ctx)
-            except ReplayDone:
-                pass
-        again = ctx.first_steps
+        again = replay_arm(experiment, arm, seed, len(stored),
+                           threads=int(entry.get("threads", 1)), root=root)
         if len(again) != len(stored):
             return False, (f"replay of seed {seed} {arm} made {len(again)} steps, "
                            f"{len(stored)} are stored")
