@@ -47,7 +47,7 @@ Redesigned after seed 0 of that run (2026-12-07): at 3 epochs every one of the 1
 still learning fast (the base's training error 13 % after epoch 2, 9 % after epoch 3), and
 the deeper the net, the further behind it was: depth x8 (50 blocks) ended at 10.6 %
 held-out error against the base's 7.2 %, an under-trained net, not a finding about depth.
-So the curves train for 12 epochs (1,500 steps), about 52 CPU minutes a seed. The grid
+So the curves train for 12 epochs (1,500 steps): 37.5 CPU minutes a seed, as run. The grid
 search keeps its 3 epochs: it is the paper's proxy step, a small search at phi = 1, and its
 stored results stand.
 """
