@@ -138,6 +138,24 @@ def test_a_missing_file_fails_in_one_line(copied, capsys):
     assert code == 1 and "no results for batchnorm" in _one_line(err)
 
 
+def test_a_file_the_manifest_does_not_list_is_reported_not_read(copied, capsys):
+    """A run stopped between writing an arm and its manifest leaves a stray file: check
+    names it and still passes (loading reads only the manifest's files); the lock and
+    half-written ``.part`` files are the runner's and are not reported."""
+    check = ["check", SMALL, "--results", str(copied), "--replay-steps", "0"]
+    assert lab_cli.main(check) == 0
+    out = capsys.readouterr().out
+    assert "files: 20 verified" in out and "not in the manifest" not in out
+    (copied / SMALL / "seed_0" / "bn_lr9.json").write_text("{}")
+    (copied / SMALL / "seed_1" / "plain_lr0.05.json.part").write_text("{")
+    (copied / SMALL / ".lock").write_text("")
+    assert lab.load(SMALL, root=copied).strays() == ["seed_0/bn_lr9.json"]
+    assert lab_cli.main(check) == 0
+    out = capsys.readouterr().out
+    assert "[note] 1 file not in the manifest (a stopped run's; never read): " \
+           "seed_0/bn_lr9.json; delete it or resume the run" in out
+
+
 def test_a_changed_config_without_a_rerun_is_stale(copied, capsys, monkeypatch):
     registered = registry.experiments()
     changed = registered[SMALL].with_config(n_train=registered[SMALL].config.n_train + 1)

@@ -91,6 +91,11 @@ def check_experiment(experiment: Experiment, default_data: str, root: Path | Non
     log(f"  files: {len(results.manifest['files'])} verified (sha256), config hash current; "
         f"seeds {', '.join(map(str, results.seeds))}; training time per seed "
         + ", ".join(f"{seconds[s]:.0f} s" for s in results.seeds))
+    strays = results.strays()
+    if strays:
+        log(f"  [note] {len(strays)} file{'s' if len(strays) > 1 else ''} not in the manifest "
+            f"(a stopped run's; never read): {', '.join(strays)}; delete "
+            f"{'them' if len(strays) > 1 else 'it'} or resume the run")
     ok = True
     for text, verdict in results.verdicts():
         if verdict.holds and verdict.explained:

@@ -156,6 +156,16 @@ class Results:
         results._files_key = f"{folder}\n{json.dumps(manifest, sort_keys=True)}"
         return results
 
+    def strays(self) -> list[str]:
+        """Files in the results folder that the manifest does not list (a run stopped
+        between writing an arm and its manifest leaves one). Loading never reads them; the
+        runner's lock and half-written ``.part`` files are not counted."""
+        listed = set(self.manifest.get("files", {})) | {"manifest.json"}
+        return sorted(path.relative_to(self.folder).as_posix()
+                      for path in self.folder.rglob("*")
+                      if path.is_file() and path.name != ".lock" and path.suffix != ".part"
+                      and path.relative_to(self.folder).as_posix() not in listed)
+
     # ------------------------------------------------------------------ access
     @property
     def seeds(self) -> list[int]:
