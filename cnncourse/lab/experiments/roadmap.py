@@ -266,9 +266,25 @@ CLAIMS = (
           "it, in mean over seeds (the paper: 79.5 -> 78.3 %)", _depthwise_costs_accuracy),
     Claim("widening buys it back: the wider step ends above the depth-wise one and at or "
           "above the step before the depth-wise conv, in mean over seeds (the paper: 78.3 "
-          "-> 80.5 %, above 79.5 %)", _widening_buys_it_back),
+          "-> 80.5 %, above 79.5 %)", _widening_buys_it_back,
+          known_failure=(  # written after the 12-epoch runs of 2026-12-07; claim as stated
+              "widening wins back 6.8 of the depth-wise step's 15.6 points, not all of them: "
+              "40.4 % mean (41.6/39.1/40.6), below the 49.3 % before the depth-wise conv in "
+              "every seed; the next step, the inverted bottleneck, ends above it (53.4 %). "
+              "No net here has fit its training set in 12 epochs (the wider one ends at 63 % "
+              "training error), so the step is judged on how fast it learns; the paper's "
+              "gain is after 300 epochs")),
     Claim("the road ends at or above its start: ConvNeXt's mean held-out accuracy is at "
-          "least the ResNet's (the paper: 78.8 -> 82.0 %)", _end_above_start),
+          "least the ResNet's (the paper: 78.8 -> 82.0 %)", _end_above_start,
+          known_failure=(  # written after the 12-epoch runs of 2026-12-07; claim as stated
+              "ConvNeXt ends at 31.4 % (32.7/29.9/31.8), the ResNet at 68.4 % "
+              "(70.4/67.7/66.9), where the paper's road gains 3.2 points. Neither has fit "
+              "its training set in 12 epochs (training error 39 % for the ResNet, 70 % for "
+              "ConvNeXt, each above its held-out error), so this compares how fast each "
+              "learns under the recipe. The four steps that cost most (patchify stem -16, "
+              "depth-wise conv -16, moving it up -15, LayerNorm -13 points) each make a "
+              "layer do less; the paper trains 300 epochs on 1.28 million images, a run "
+              "beyond this lab's CPU budget")),
     Claim("where the paper's accuracy moves by half a point or more (7 steps), the mean "
           "here moves the same way in at least 5 of them", _big_moves_agree),
     Claim("the scaled road keeps the paper's costs' shape: wherever the paper gives the cost "
