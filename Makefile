@@ -29,9 +29,12 @@ $(AXE): package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	touch $(AXE)
 
+# Two pytest workers (pytest-xdist), each taking whole test files (module fixtures such as
+# the book build run once): the book builds on one core while the grading tests run on the
+# other.
 test: $(STAMP) $(AXE)           ## the whole test suite (book build and grading pipeline included)
 	$(BIN)/ruff check cnncourse tests
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 exercises: $(STAMP)             ## student versions of every problem set into exercises/release
 	$(BIN)/cnncourse release
