@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from torch import nn
 from cnncourse import lab
 from cnncourse.lab import cli as lab_cli
 from cnncourse.lab import registry
-from cnncourse.lab.check import check_experiment, replay
+from cnncourse.lab.check import check_experiment, replay, replay_arm
 from cnncourse.lab.datasets import load_data
 from cnncourse.lab.loop import RunContext, Schedule, train
 from cnncourse.lab.results import Results, results_root
@@ -95,6 +96,20 @@ def test_manifest_describes_the_run(name):
 def test_results_fit_the_budget():
     total = sum(p.stat().st_size for p in results_root().rglob("*") if p.is_file())
     assert total < 30e6, f"results/ holds {total / 1e6:.1f} MB"
+
+
+def test_make_lab_splits_the_experiments_into_two_processes_that_need_nothing_of_each_other():
+    """``make lab`` runs LAB_HALF in one process and everything else in the other: each
+    experiment runs once, and one that reads another runs after it, in the same process."""
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    half = re.search(r"^LAB_HALF := (.+)$", makefile, flags=re.MULTILINE).group(1).split()
+    ordered = list(registry.experiments())
+    assert set(half) < set(ordered) and len(set(half)) == len(half), half
+    rest = [n for n in ordered if n not in half]
+    for group in (half, rest):
+        for i, name in enumerate(group):
+            for dependency in registry.get_experiment(name).depends_on:
+                assert dependency in group[:i], f"{name} reads {dependency}"
 
 
 # ------------------------------------------------------------------ refusing bad results
@@ -302,6 +317,11 @@ def test_runs_are_deterministic_and_the_replay_notices_changed_code(tmp_path, ca
     assert check_experiment(_tiny(), "mnist", tmp_path, log=lambda line: None)
     agrees, line = replay(first)
     assert agrees and "largest relative difference 0.0e+00" in line
+    ctx = RunContext()   # a replay in a context of one's own (scripts/lab_cost.py)
+    losses = replay_arm(_tiny(), "wide", 1, 3, ctx=ctx)
+    assert losses == first.arm(1, "wide")["first_steps"][:3] == ctx.first_steps
+    model, data = ctx.trained                    # the replayed model, to time an evaluation
+    assert model[0].out_channels == 8 and len(data.train_x) == 256
 
     def changed_code(config, arm, seed, ctx):   # same config, different training
         faster = dataclasses.replace(config, schedule=dataclasses.replace(config.schedule,

@@ -29,10 +29,11 @@ CUDA_TOLERANCE = 1e-2     # results made on a GPU, replayed on the CPU
 
 
 def replay_arm(experiment: Experiment, arm: str, seed: int, steps: int, threads: int = 1,
-               root: Path | None = None) -> list[float]:
+               root: Path | None = None, ctx: RunContext | None = None) -> list[float]:
     """Train the first ``steps`` steps of one arm of ``seed`` again, as the runner did, and
-    return their losses."""
-    ctx = RunContext(record_steps=steps, stop_after=steps, root=root)
+    return their losses (``ctx``: a context of the caller's, to read afterwards)."""
+    ctx = RunContext(root=root) if ctx is None else ctx
+    ctx.record_steps = ctx.stop_after = steps
     with deterministic(threads):
         torch.manual_seed(seed)
         try:

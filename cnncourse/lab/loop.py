@@ -62,6 +62,9 @@ class RunContext:
     first_steps: list[float] = field(default_factory=list)
     progress: Callable[[str], None] | None = None  # a line per period, for long runs' logs
     root: Path | None = None  # the results folder, for experiments that read another's
+    # the model and data ``train`` is working on, set as it starts: scripts/lab_cost.py
+    # times an evaluation on them after a replay
+    trained: tuple[nn.Module, ImageData] | None = None
 
     def step_done(self, loss: float) -> None:
         if len(self.first_steps) < self.record_steps:
@@ -123,6 +126,7 @@ def train(model: nn.Module, data: ImageData, schedule: Schedule, ctx: RunContext
     """
     device = ctx.device
     model.to(device).train()
+    ctx.trained = (model, data)
     generator = torch.Generator().manual_seed(seed)
     optimizer = optimizer if optimizer is not None else make_optimizer(model, schedule)
     base_rates = [group["lr"] for group in optimizer.param_groups]
