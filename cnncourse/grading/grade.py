@@ -152,7 +152,10 @@ def grade_assignment(course: Course, assignment: str, workers: int = 1,
     width = max(len(s) for s in students)
     stream: Iterator[SubmissionResult] | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="cnncourse-grade-") as tmp:
+        # on Ctrl-C a worker may still be writing here: a file left behind must not turn
+        # the interruption's report into a cleanup traceback
+        with tempfile.TemporaryDirectory(prefix="cnncourse-grade-",
+                                         ignore_cleanup_errors=True) as tmp:
             template = snapshot(course, Path(tmp) / "gradebook.db")
             jobs = [SubmissionJob(course, assignment, student, template,
                                   Path(tmp) / f"s{i:04d}", timeout, secret, threads, feedback,
